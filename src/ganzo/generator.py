@@ -1,0 +1,225 @@
+"""Generators: networks that map noise ``B x Z`` (``Z = --state-size``) to
+images ``B x C x H x W`` (``C = --image-colors``, ``H = W = --image-size``)
+with values in [-1, 1].
+
+* ``fc`` (``FCGenerator``): a multilayer perceptron;
+* ``conv`` (``ConvGenerator``, the default): DCGAN;
+* ``good`` (``GoodGenerator``): the ResNet generator of WGAN-GP.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch import nn
+
+from ganzo.errors import GanzoError
+from ganzo.options import complete, component_option, positive_int, probability
+from ganzo.registry import Registry, register, with_option_parser
+
+SMALLEST_MAP = 4
+
+
+def resolution_stages(image_size: int, layers: int | None, option: str) -> int:
+    """How many times a ``s0 x s0`` map doubles to reach ``image_size``, i.e. the
+    ``n`` of ``image_size = s0 * 2**n``: ``layers`` if given, otherwise the most
+    stages that keep ``s0 >= 4``. ``option`` (such as ``--generator-layers``)
+    names ``layers`` in the ``GanzoError`` raised for a size that cannot be reached."""
+    if layers is None:
+        layers = 0
+        while image_size % 2 ** (layers + 1) == 0 and image_size >> (layers + 1) >= SMALLEST_MAP:
+            layers += 1
+        if layers == 0:
+            instead = f'; or set {option} 1' if image_size % 2 == 0 else ''
+            raise GanzoError(
+                f'--image-size {image_size}: the default {option} needs a size s * 2**n with '
+                f's >= {SMALLEST_MAP} and n >= 1, such as 8, 16, 32, 48 or 64{instead}')
+    elif image_size % 2 ** layers:
+        step = 2 ** layers
+        smaller, larger = image_size // step * step, (image_size // step + 1) * step
+        sizes = f'{smaller} or {larger}' if smaller else f'{larger}'
+        fewer = max(n for n in range(layers) if image_size % 2 ** n == 0)
+        instead = f', or {option} {fewer}' if fewer else ''
+        raise GanzoError(
+            f'--image-size {image_size} is not a multiple of {step}, as {option} {layers} '
+            f'needs: use --image-size {sizes}{instead}')
+    return layers
+
+
+def resnet_width(channels: int, halvings: int) -> int:
+    """Channels of the ``good`` architectures' maps that are ``halvings`` times
+    smaller than the image: ``channels`` at full size, doubling at each halving
+    up to ``8 * channels``."""
+    return channels * 2 ** min(halvings, 3)
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """DCGAN initialisation, for ``Module.apply``: convolution weights
+    N(0, 0.02), batch norm weights N(1, 0.02), biases 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+    else:
+        return
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def dropout_layers(dropout: float | None, layer: type[nn.Module] = nn.Dropout) -> list[nn.Module]:
+    """``[layer(dropout)]`` if ``dropout`` is set, otherwise no layer."""
+    return [] if dropout is None else [layer(dropout)]
+
+
+@register('generator', 'fc')
+class FCGenerator(nn.Module):
+    """A multilayer perceptron: ``--generator-layers`` hidden layers (default 3)
+    of ``8 x --generator-channels`` units, each Linear then ReLU (then Dropout if
+    ``--generator-dropout``), and a Linear output layer with tanh, reshaped to
+    ``B x C x H x W``."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        super().__init__()
+        self.image_shape = (options.image_colors, options.image_size, options.image_size)
+        width = 8 * options.generator_channels
+        layers: list[nn.Module] = []
+        inputs = options.state_size
+        for _ in range(options.generator_layers or 3):
+            layers += [nn.Linear(inputs, width), nn.ReLU(),
+                       *dropout_layers(options.generator_dropout)]
+            inputs = width
+        layers += [nn.Linear(inputs, options.image_colors * options.image_size ** 2), nn.Tanh()]
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        """``B x Z`` noise to ``B x C x H x W`` images."""
+        return self.layers(noise).view(-1, *self.image_shape)
+
+
+@register('generator', 'conv', default=True)
+class ConvGenerator(nn.Module):
+    """DCGAN (Radford et al. 2015, https://arxiv.org/abs/1511.06434).
+
+    A 4x4 stride-2 ConvTranspose2d per doubling of resolution, with BatchNorm
+    and ReLU (then Dropout2d if ``--generator-dropout``), the last one to
+    ``C`` channels with tanh. The noise, viewed as ``B x Z x 1 x 1``, is first
+    projected to a ``s0 x s0`` map of ``channels * 2**(n-1)`` channels by a
+    ConvTranspose2d of kernel ``s0``; channels halve with each doubling, down to
+    ``channels`` (``--generator-channels``) before the last layer.
+
+    ``n = --generator-layers`` stride-2 stages (default: as many as bring the
+    image size down to 4, i.e. ``log2(size / 4)`` for powers of two), so the image
+    size must be ``s0 * 2**n``. Weights use the DCGAN initialisation.
+    """
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        super().__init__()
+        stages = resolution_stages(options.image_size, options.generator_layers,
+                                   '--generator-layers')
+        width = options.generator_channels * 2 ** (stages - 1)
+        dropout = options.generator_dropout
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(options.state_size, width, options.image_size >> stages,
+                               bias=False),
+            nn.BatchNorm2d(width), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d)]
+        for _ in range(stages - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(width // 2), nn.ReLU(),
+                       *dropout_layers(dropout, nn.Dropout2d)]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, options.image_colors, 4, 2, 1), nn.Tanh()]
+        self.layers = nn.Sequential(*layers)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        """``B x Z`` noise to ``B x C x H x W`` images."""
+        return self.layers(noise.view(*noise.shape, 1, 1))
+
+
+class UpBlock(nn.Module):
+    """Residual block that doubles the resolution: BatchNorm, ReLU, nearest
+    upsampling, 3x3 conv, BatchNorm, ReLU, (Dropout2d), 3x3 conv, added to a
+    1x1 conv of the upsampled input. ``B x I x S x S`` to ``B x O x 2S x 2S``."""
+
+    def __init__(self, inputs: int, outputs: int, dropout: float | None) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.BatchNorm2d(inputs), nn.ReLU(), nn.Upsample(scale_factor=2),
+            nn.Conv2d(inputs, outputs, 3, padding=1),
+            nn.BatchNorm2d(outputs), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d),
+            nn.Conv2d(outputs, outputs, 3, padding=1))
+        self.shortcut = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(inputs, outputs, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.residual(x)
+
+
+@register('generator', 'good')
+class GoodGenerator(nn.Module):
+    """The ResNet generator of WGAN-GP (Gulrajani et al. 2017,
+    https://arxiv.org/abs/1704.00028, "GoodGenerator" of the 64x64 experiments).
+
+    A Linear layer maps the noise to a ``s0 x s0`` map, then ``n`` residual
+    up-blocks (``UpBlock``) each double the resolution, then BatchNorm, ReLU and
+    a 3x3 conv to ``C`` channels with tanh. The map has ``channels``
+    (``--generator-channels``) at full resolution and twice as many per halving,
+    at most ``8 * channels`` (so ``8 * channels x 4 x 4`` after the Linear layer
+    for 32 px and larger images). Dropout2d (``--generator-dropout``) goes
+    between the two convolutions of each block.
+
+    ``n = --generator-layers`` blocks (default: as many as bring the image size
+    down to 4), so the image size must be ``s0 * 2**n``.
+    """
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        super().__init__()
+        stages = resolution_stages(options.image_size, options.generator_layers,
+                                   '--generator-layers')
+        channels = options.generator_channels
+        size = options.image_size >> stages
+        self.map_shape = (resnet_width(channels, stages), size, size)
+        self.project = nn.Linear(options.state_size, self.map_shape[0] * size * size)
+        self.blocks = nn.Sequential(*(
+            UpBlock(resnet_width(channels, halvings), resnet_width(channels, halvings - 1),
+                    options.generator_dropout)
+            for halvings in range(stages, 0, -1)))
+        self.output = nn.Sequential(
+            nn.BatchNorm2d(channels), nn.ReLU(),
+            nn.Conv2d(channels, options.image_colors, 3, padding=1), nn.Tanh())
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        """``B x Z`` noise to ``B x C x H x W`` images."""
+        return self.output(self.blocks(self.project(noise).view(-1, *self.map_shape)))
+
+
+class Generator:
+    """Builds the generator named by ``--generator``."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        group = parser.add_argument_group('generator')
+        component_option(group, 'generator', 'generator architecture')
+        group.add_argument(
+            '--generator-layers', type=positive_int,
+            help='depth of the generator: hidden layers for fc (default 3), stride-2 '
+                 'stages for conv and residual blocks for good (default: as many as bring '
+                 'the image size down to 4, e.g. 4 for 64 px)')
+        group.add_argument(
+            '--generator-channels', type=positive_int, default=64,
+            help='width of the generator: fc has 8 times as many units per hidden layer; '
+                 'conv and good have this many channels in the largest hidden map and twice '
+                 'as many per halving of resolution (default: %(default)s)')
+        group.add_argument(
+            '--generator-dropout', type=probability,
+            help='dropout probability between generator layers (default: no dropout)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace) -> nn.Module:
+        return Registry.build('generator', options.generator, options)
+
+
+with_option_parser(Generator.add_options)

@@ -1,0 +1,133 @@
+"""Losses of the generator and the discriminator.
+
+They are coupled because the generator's loss needs the discriminator. A loss
+holds the discriminator and exposes::
+
+    for_generator(fake_data, labels=None) -> scalar tensor
+    for_discriminator(real_data, fake_data, labels=None) -> scalar tensor
+
+where the data are ``B x C x H x W`` batches and the discriminator returns logits.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganzo.options import complete, component_option, non_negative_float, probability
+from ganzo.registry import Registry, register, with_option_parser
+
+
+class Loss:
+    """Builds the loss named by --loss."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        if not train:
+            return
+        group = parser.add_argument_group('loss')
+        component_option(group, 'loss', 'loss function')
+        group.add_argument('--gradient-penalty-factor', type=non_negative_float, default=10.0,
+                           help='wgan-gp: weight λ of the gradient penalty (default: %(default)s)')
+        group.add_argument('--soft-labels', action=argparse.BooleanOptionalAction, default=False,
+                           help='gan: draw the real labels from [0.9, 1] and the fake ones from '
+                           '[0, 0.1] (default: off)')
+        group.add_argument('--noisy-labels', action=argparse.BooleanOptionalAction, default=False,
+                           help='gan: swap real and fake labels of some samples for the '
+                           'discriminator (default: off)')
+        group.add_argument('--noisy-labels-frequency', type=probability, default=0.1,
+                           help='gan: probability that a sample has its label swapped '
+                           '(default: %(default)s)')
+        group.add_argument('--l1-weight', type=non_negative_float, default=100.0,
+                           help='pix2pix: weight of the L1 distance to the target '
+                           '(default: %(default)s)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace, discriminator: nn.Module):
+        return Registry.build('loss', options.loss, options, discriminator)
+
+
+with_option_parser(Loss.add_options)
+
+
+@register('loss', 'gan', default=True)
+class GANLoss:
+    """The loss of Goodfellow et al. 2014 (https://arxiv.org/abs/1406.2661):
+    binary cross-entropy on the discriminator's logits, with the
+    non-saturating generator loss ``-log D(G(z))``. Optionally soft labels
+    (real in [0.9, 1], fake in [0, 0.1]) and noisy labels (a fraction of the
+    discriminator's labels swapped)."""
+
+    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        options = complete(options)
+        self.discriminator = discriminator
+        self.soft_labels = options.soft_labels
+        self.noisy_labels = options.noisy_labels
+        self.noisy_labels_frequency = options.noisy_labels_frequency
+
+    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
+        logits = self.discriminator(fake_data)
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        real_logits = self.discriminator(real_data)
+        fake_logits = self.discriminator(fake_data)
+        real_targets, fake_targets = self._targets(real_logits), 1 - self._targets(fake_logits)
+        if self.noisy_labels:
+            swap = torch.rand_like(real_targets) < self.noisy_labels_frequency
+            real_targets, fake_targets = (torch.where(swap, fake_targets, real_targets),
+                                          torch.where(swap, real_targets, fake_targets))
+        return (F.binary_cross_entropy_with_logits(real_logits, real_targets)
+                + F.binary_cross_entropy_with_logits(fake_logits, fake_targets))
+
+    def _targets(self, logits: torch.Tensor) -> torch.Tensor:
+        """Labels of real samples: 1, or uniform in [0.9, 1] with soft labels."""
+        if self.soft_labels:
+            return 1 - 0.1 * torch.rand_like(logits)
+        return torch.ones_like(logits)
+
+
+@register('loss', 'wgan')
+class WGANLoss:
+    """The Wasserstein loss of Arjovsky et al. 2017 (https://arxiv.org/abs/1701.07875):
+    the critic maximises ``D(real) - D(fake)``, the generator ``D(fake)``. The
+    critic must be kept Lipschitz: pass ``--discriminator-hooks weight-clipper``."""
+
+    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        self.discriminator = discriminator
+
+    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
+        return -self.discriminator(fake_data).mean()
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        return self.discriminator(fake_data).mean() - self.discriminator(real_data).mean()
+
+
+@register('loss', 'wgan-gp')
+class WGANGPLoss(WGANLoss):
+    """WGAN with the gradient penalty of Gulrajani et al. 2017
+    (https://arxiv.org/abs/1704.00028) instead of weight clipping:
+    ``λ E[(|∇D(x̂)| - 1)²]`` on random interpolates ``x̂`` of real and fake data."""
+
+    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        super().__init__(options, discriminator)
+        self.gradient_penalty_factor = complete(options).gradient_penalty_factor
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        return (super().for_discriminator(real_data, fake_data, labels)
+                + self.gradient_penalty_factor * self.gradient_penalty(real_data, fake_data))
+
+    def gradient_penalty(self, real_data: torch.Tensor, fake_data: torch.Tensor) -> torch.Tensor:
+        weight = torch.rand(real_data.shape[0], *[1] * (real_data.dim() - 1),
+                            device=real_data.device, dtype=real_data.dtype)
+        interpolates = torch.lerp(fake_data.detach(), real_data.detach(), weight)
+        interpolates.requires_grad_(True)
+        scores = self.discriminator(interpolates)
+        gradients, = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
+        return ((gradients.flatten(1).norm(dim=1) - 1) ** 2).mean()

@@ -1,0 +1,41 @@
+"""Noise: samples of the generator's latent space."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from ganzo.options import complete, component_option, device, positive_int
+from ganzo.registry import Registry, register, with_option_parser
+
+
+class Noise:
+    """Builds the noise named by --noise."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        group = parser.add_argument_group('noise')
+        component_option(group, 'noise', 'distribution of the latent space')
+        group.add_argument('--state-size', type=positive_int, default=100,
+                           help='dimension of the latent space (default: %(default)s)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace):
+        return Registry.build('noise', options.noise, options)
+
+
+with_option_parser(Noise.add_options)
+
+
+@register('noise', 'gaussian', default=True)
+class GaussianNoise:
+    """Standard normal noise: ``sample(B)`` is ``B x state_size`` on ``--device``."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        self.state_size = options.state_size
+        self.device = device(options)
+
+    def sample(self, batch_size: int) -> torch.Tensor:
+        return torch.randn(batch_size, self.state_size, device=self.device)

@@ -1,0 +1,268 @@
+"""Options: one declaration per option serves the command line, JSON files and
+library defaults.
+
+Each component module declares its options in an ``add_options(parser, train)``
+function registered with ``with_option_parser``. From those declarations:
+
+* ``build_parser(train)`` makes the command line parser, one group per module;
+* ``parse(argv, base)`` resolves options with the precedence
+  command line > ``--from-json`` file > ``base`` (a saved ``options.json``) > defaults,
+  by turning the JSON values into arguments so that they are validated the same way;
+* ``complete(options)`` fills a partial ``Namespace`` (library use) with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+import ganzo
+from ganzo.errors import GanzoError
+from ganzo.registry import Registry, load_modules, with_option_parser
+
+COMPONENT_MODULES = (
+    'ganzo.data', 'ganzo.generator', 'ganzo.discriminator', 'ganzo.loss', 'ganzo.hook',
+    'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game',
+)
+# Options that say how and where a run happens, not what it computes: they
+# are left out of the experiment's default name, and the first three out of options.json.
+RUN_OPTIONS = ('restore', 'delete', 'from_json', 'experiment', 'model_dir', 'output_dir',
+               'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
+               'log_file', 'save_images_as', 'sample_every')
+NOT_SAVED = RUN_OPTIONS[:3]
+EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
+
+_loaded = False
+
+
+def load_components() -> None:
+    """Import Ganzo's component modules, then the user's ``GANZO_LOAD_MODULES``."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for name in COMPONENT_MODULES:
+            importlib.import_module(name)
+        load_modules()
+
+
+# Value types: each checks a range and says what is expected.
+
+def _number(convert: Callable[[str], Any], check: Callable[[Any], bool], expected: str):
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not check(value):
+            raise argparse.ArgumentTypeError(f'expected {expected}, got {text!r}')
+        return value
+    parse.__name__ = expected
+    return parse
+
+
+positive_int = _number(int, lambda x: x > 0, 'a positive integer')
+non_negative_int = _number(int, lambda x: x >= 0, 'an integer >= 0')
+positive_float = _number(float, lambda x: x > 0 and x != float('inf'), 'a positive number')
+non_negative_float = _number(float, lambda x: 0 <= x < float('inf'), 'a number >= 0')
+probability = _number(float, lambda x: 0 <= x <= 1, 'a number between 0 and 1')
+beta = _number(float, lambda x: 0 <= x < 1, 'a number in [0, 1)')
+
+
+def component_option(group: argparse._ArgumentGroup, namespace: str, help: str,
+                     flag: str | None = None) -> None:
+    """``--<namespace>``: which registered component of ``namespace`` to use."""
+    group.add_argument(f'--{flag or namespace}', default=Registry.default(namespace),
+                       choices=Registry.names(namespace), help=f'{help} (default: %(default)s)')
+
+
+class OptionParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are ``GanzoError``: one line, exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise GanzoError(f'{message} (see --help)')
+
+
+@with_option_parser
+def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
+    group = parser.add_argument_group('global')
+    group.add_argument('--experiment', help='name of the experiment: its files go to '
+                       '<model-dir>/<experiment> (default: a hash of the options)')
+    group.add_argument('--model-dir', default='runs',
+                       help='directory of the experiments (default: %(default)s)')
+    group.add_argument('--device', help='torch device such as cpu, cuda, cuda:1 or mps '
+                       '(default: cuda if available, then mps, then cpu)')
+    group.add_argument('--seed', type=non_negative_int,
+                       help='seed of every random number generator (default: drawn at random '
+                       'and saved in options.json)')
+    if not train:
+        return
+    group.add_argument('--epochs', type=positive_int, default=10,
+                       help='train until this epoch (default: %(default)s)')
+    group.add_argument('--start-epoch', type=positive_int,
+                       help='number of the first epoch (default: 1, or the epoch after the '
+                       'checkpoint when restoring)')
+    group.add_argument('--restore', action=argparse.BooleanOptionalAction, default=False,
+                       help='if the experiment exists, continue it from its checkpoint')
+    group.add_argument('--delete', action=argparse.BooleanOptionalAction, default=False,
+                       help='if the experiment exists, delete it and start again '
+                       '(takes precedence over --restore)')
+    group.add_argument('--from-json', metavar='FILE',
+                       help='read options from this JSON file (command line flags take '
+                       'precedence over it)')
+    group.add_argument('--parallel', action=argparse.BooleanOptionalAction, default=False,
+                       help='distribute training across all visible GPUs (CUDA_VISIBLE_DEVICES)')
+
+
+def build_parser(train: bool = True, prog: str = 'ganzo',
+                 description: str | None = None) -> OptionParser:
+    """The parser with every registered option, one group per component."""
+    load_components()
+    parser = OptionParser(prog=prog, description=description, allow_abbrev=False)
+    order = (__name__, *COMPONENT_MODULES)
+    for add_options in sorted(Registry.option_parsers, key=lambda function: order.index(
+            function.__module__) if function.__module__ in order else len(order)):
+        add_options(parser, train)
+    return parser
+
+
+def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {action.dest: action for action in parser._actions if action.option_strings}
+
+
+def to_arguments(values: dict[str, Any], parser: argparse.ArgumentParser, source: str,
+                 strict: bool = True) -> list[str]:
+    """Command line arguments equivalent to ``values`` (keys in either
+    ``dash-case`` or ``snake_case``). Unknown keys are an error when ``strict``,
+    and skipped otherwise; ``None`` stands for the default."""
+    actions = _option_actions(parser)
+    arguments: list[str] = []
+    for key, value in values.items():
+        dest = key.replace('-', '_')
+        if dest == 'ganzo_version':
+            continue
+        action = actions.get(dest)
+        if action is None or dest in ('from_json', 'help'):
+            if strict:
+                raise GanzoError(f'{source}: unknown option {key!r}; see --help for the options')
+            continue
+        flag = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction):
+            if not isinstance(value, bool):
+                raise GanzoError(f'{source}: option {key!r} must be true or false')
+            arguments.append(flag if value else '--no-' + flag[2:])
+        elif value is None:
+            continue
+        elif isinstance(value, list):
+            arguments += [flag, *map(str, value)]
+        elif isinstance(value, (dict, bool)):
+            raise GanzoError(f'{source}: option {key!r} has the wrong type {type(value).__name__}')
+        else:
+            arguments.append(f'{flag}={value}')
+    return arguments
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON object from ``path``; a ``GanzoError`` if it is missing or malformed."""
+    try:
+        with open(path, encoding='utf-8') as file:
+            values = json.load(file)
+    except OSError as error:
+        raise GanzoError(f'cannot read {path}: {error.strerror}') from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise GanzoError(f'{path} is not valid JSON: {error}') from None
+    if not isinstance(values, dict):
+        raise GanzoError(f'{path} must hold a JSON object of options')
+    return values
+
+
+def parse(argv: list[str] | None = None, train: bool = True,
+          base: dict[str, Any] | None = None, prog: str = 'ganzo') -> argparse.Namespace:
+    """Options from the command line ``argv``, its ``--from-json`` file and
+    ``base``, in that order of precedence, then the defaults."""
+    parser = build_parser(train, prog)
+    argv = list(argv if argv is not None else [])
+    given = parser.parse_args(argv)
+    arguments = to_arguments(base, parser, 'options.json', strict=False) if base else []
+    if getattr(given, 'from_json', None):
+        arguments += to_arguments(read_json(given.from_json), parser, given.from_json)
+    return parser.parse_args(arguments + argv)
+
+
+_defaults: dict[int, dict[str, Any]] = {}
+
+
+def defaults() -> dict[str, Any]:
+    """Every option's default, by name."""
+    load_components()
+    key = len(Registry.option_parsers)
+    if key not in _defaults:
+        _defaults[key] = vars(build_parser(train=True).parse_args([]))
+    return dict(_defaults[key])
+
+
+def complete(options: argparse.Namespace | None = None, **overrides: Any) -> argparse.Namespace:
+    """``options`` with every missing option set to its default (library use)."""
+    values = defaults()
+    values.update(vars(options) if options is not None else {})
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def saved(options: argparse.Namespace) -> dict[str, Any]:
+    """What ``options.json`` holds: the resolved options and the Ganzo version."""
+    values = {key: value for key, value in sorted(vars(options).items())
+              if key not in NOT_SAVED}
+    return {'ganzo_version': ganzo.__version__, **values}
+
+
+def experiment_name(options: argparse.Namespace) -> str:
+    """``--experiment``, or a stable hash of the options that shape the results."""
+    if options.experiment is not None:
+        return options.experiment
+    values = {key: value for key, value in sorted(vars(options).items())
+              if key not in RUN_OPTIONS}
+    digest = hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:12]
+
+
+def check_experiment_name(name: str) -> None:
+    if not EXPERIMENT_NAME.fullmatch(name) or name in ('.', '..'):
+        raise GanzoError(f'--experiment {name!r}: use letters, digits and . _ - + = only, '
+                         'without path separators')
+
+
+def device(options: argparse.Namespace) -> torch.device:
+    """The device named by ``--device``, or the best one available."""
+    if options.device is None:
+        if torch.cuda.is_available():
+            return torch.device('cuda')
+        if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available():
+            return torch.device('mps')
+        return torch.device('cpu')
+    try:
+        chosen = torch.device(options.device)
+    except RuntimeError:
+        raise GanzoError(f'--device {options.device!r} is not a device name '
+                         '(try cpu, cuda, cuda:1 or mps)') from None
+    if chosen.type == 'cuda' and (not torch.cuda.is_available()
+                                  or (chosen.index or 0) >= torch.cuda.device_count()):
+        raise GanzoError(f'--device {options.device}: no such CUDA device here; use --device cpu')
+    if chosen.type == 'mps' and not torch.backends.mps.is_available():
+        raise GanzoError('--device mps: MPS is not available here; use --device cpu')
+    return chosen
+
+
+def path_is_writable(path: str | os.PathLike) -> bool:
+    """Whether ``path`` can be created or written: itself or its nearest existing parent."""
+    path = Path(path).absolute()
+    while not path.exists():
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)

@@ -1,0 +1,130 @@
+"""Snapshots: grids of generated images, taken every few epochs."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import torch
+from torch import nn
+from torchvision.utils import make_grid, save_image
+
+from ganzo.errors import GanzoError
+from ganzo.experiment import atomic_write, run_directory
+from ganzo.options import complete, component_option, positive_int
+from ganzo.registry import Registry, register, with_option_parser
+
+
+class Snapshot:
+    """Builds the snapshot named by --save-images-as."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        group = parser.add_argument_group('snapshot')
+        component_option(group, 'snapshot', 'where to save sample images', flag='save-images-as')
+        group.add_argument('--output-dir', help='directory of the images and logs: they go to '
+                           '<output-dir>/<experiment> (default: --model-dir)')
+        group.add_argument('--snapshot-size', type=positive_int,
+                           help='images in each sample, at most --batch-size '
+                           '(default: --batch-size, at most 64)')
+        group.add_argument('--sample-every', type=positive_int, default=1,
+                           help='sample every this many epochs (default: %(default)s)')
+        group.add_argument('--sample-from-fixed-noise', action=argparse.BooleanOptionalAction,
+                           default=False, help='sample from the same noise every time, to '
+                           'follow the progress of the same images (default: off)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace):
+        return Registry.build('snapshot', options.save_images_as, options)
+
+
+with_option_parser(Snapshot.add_options)
+
+
+def snapshot_size(options: argparse.Namespace) -> int:
+    """--snapshot-size, checked against --batch-size."""
+    if options.snapshot_size is None:
+        return min(options.batch_size, 64)
+    if options.snapshot_size > options.batch_size:
+        raise GanzoError(f'--snapshot-size {options.snapshot_size} is more than --batch-size '
+                         f'{options.batch_size}: lower it')
+    return options.snapshot_size
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """The generator's output for ``inputs`` in evaluation mode, as at inference."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        return generator(inputs)
+    finally:
+        generator.train(was_training)
+
+
+def grid(images: torch.Tensor) -> torch.Tensor:
+    """A square-ish grid of ``B x C x H x W`` images in [-1, 1], as ``C x H' x W'`` in [0, 1]."""
+    rows = math.ceil(math.sqrt(images.shape[0]))
+    return make_grid(images.float().cpu(), nrow=rows, normalize=True, value_range=(-1, 1))
+
+
+class NoiseSnapshot:
+    """Samples images from noise every --sample-every epochs: from fixed noise
+    with --sample-from-fixed-noise (drawn once, kept in checkpoints), otherwise
+    from new noise each time."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        options = complete(options)
+        self.size = snapshot_size(options)
+        self.every = options.sample_every
+        self.fixed = options.sample_from_fixed_noise
+        self.fixed_noise: torch.Tensor | None = None
+        self.directory = run_directory(options)
+
+    def save(self, epoch: int, data, noise, generator: nn.Module) -> None:
+        if epoch % self.every == 0:
+            self.write(epoch, generate(generator, self.noise(noise)))
+
+    def noise(self, noise) -> torch.Tensor:
+        if not self.fixed:
+            return noise.sample(self.size)
+        if self.fixed_noise is None:
+            self.fixed_noise = noise.sample(self.size)
+        return self.fixed_noise
+
+    def write(self, epoch: int, images: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {'fixed_noise': self.fixed_noise}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.fixed_noise = state['fixed_noise']
+
+
+@register('snapshot', 'folder', default=True)
+class FolderSnapshot(NoiseSnapshot):
+    """PNG grids in <output-dir>/<experiment>/samples/epoch-NNNN.png."""
+
+    def write(self, epoch: int, images: torch.Tensor) -> None:
+        picture = grid(images)
+        atomic_write(self.directory / 'samples' / f'epoch-{epoch:04d}.png',
+                     lambda file: save_image(picture, file, format='png'))
+
+
+@register('snapshot', 'tensorboard')
+class TensorBoardSnapshot(NoiseSnapshot):
+    """Image grids in TensorBoard (needs tensorboardX), one step per epoch."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        from ganzo.statistics import TensorBoardWriter
+        super().__init__(options)
+        self.writer = TensorBoardWriter(complete(options))
+
+    def write(self, epoch: int, images: torch.Tensor) -> None:
+        self.writer.get().add_image('samples', grid(images), epoch)
+        self.writer.get().flush()
+
+
+# The spec's spellings.
+FolderSnaphot, TensorBoardSnaphot = FolderSnapshot, TensorBoardSnapshot

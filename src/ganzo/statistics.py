@@ -1,0 +1,165 @@
+"""Statistics: losses, metrics and speed of training, on the console, in a file
+or in TensorBoard.
+
+A statistics object follows each epoch::
+
+    statistics.start_epoch(epoch, batches)
+    statistics.update(images, read_losses)   # after each batch (see game.Progress)
+    statistics.log(losses)                   # at the end: mean losses and metrics
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from ganzo.errors import GanzoError
+from ganzo.experiment import run_directory
+from ganzo.options import complete, component_option
+from ganzo.registry import Registry, register, with_option_parser
+
+
+class Statistics:
+    """Builds the statistics named by --log. Subclasses write what
+    ``log`` collects: the losses plus ``images_per_second`` and ``seconds``."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        if not train:
+            return
+        group = parser.add_argument_group('statistics')
+        component_option(group, 'statistics', 'where to log statistics', flag='log')
+        group.add_argument('--log-file', help='file of --log file (default: '
+                           '<output-dir>/<experiment>/statistics.log)')
+
+    @staticmethod
+    def from_options(options: argparse.Namespace) -> Statistics:
+        return Registry.build('statistics', options.log, options)
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.epoch, self.batches, self.images, self.started = 0, 0, 0, time.perf_counter()
+
+    def start_epoch(self, epoch: int, batches: int) -> None:
+        self.epoch, self.batches, self.images, self.started = epoch, batches, 0, time.perf_counter()
+
+    def update(self, images: int, read_losses: Callable[[], dict[str, float]]) -> None:
+        self.images += images
+
+    def log(self, losses: dict[str, float]) -> None:
+        seconds = time.perf_counter() - self.started
+        self.write(self.epoch, {**losses, 'images_per_second': self.images / max(seconds, 1e-9),
+                                'seconds': seconds})
+
+    def write(self, epoch: int, values: dict[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+with_option_parser(Statistics.add_options)
+
+
+@register('statistics', 'none')
+class NoStatistics(Statistics):
+    """Drops everything."""
+
+
+@register('statistics', 'console', default=True)
+class ConsoleStatistics(Statistics):
+    """A progress bar per epoch (tqdm, on stderr) with the running losses and
+    images per second, then one summary line per epoch."""
+
+    refresh_seconds = 0.5
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        super().__init__(options)
+        self.bar = None
+
+    def start_epoch(self, epoch: int, batches: int) -> None:
+        from tqdm import tqdm
+        super().start_epoch(epoch, batches)
+        self.bar = tqdm(total=batches, desc=f'epoch {epoch}', unit='batch', leave=False,
+                        dynamic_ncols=True, file=sys.stderr)
+        self.refreshed = 0.0
+
+    def update(self, images: int, read_losses: Callable[[], dict[str, float]]) -> None:
+        super().update(images, read_losses)
+        self.bar.update(1)
+        now = time.perf_counter()
+        if now - self.refreshed >= self.refresh_seconds:
+            self.refreshed = now
+            speed = self.images / max(now - self.started, 1e-9)
+            self.bar.set_postfix({**_rounded(read_losses()), 'img/s': f'{speed:.0f}'},
+                                 refresh=False)
+
+    def write(self, epoch: int, values: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        summary = '  '.join(f'{key} {value:.4g}' for key, value in values.items())
+        print(f'epoch {epoch}  {summary}', flush=True)
+
+
+@register('statistics', 'file')
+class FileStatistics(Statistics):
+    """One JSON line per epoch appended to --log-file: the epoch, the mean
+    losses, the metrics, images per second and seconds."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        super().__init__(options)
+        options = complete(options)
+        self.path = Path(options.log_file or run_directory(options) / 'statistics.log')
+
+    def write(self, epoch: int, values: dict[str, float]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, 'a', encoding='utf-8') as file:
+            file.write(json.dumps({'epoch': epoch, **values}) + '\n')
+
+
+@register('statistics', 'tensorboard')
+class TensorBoardStatistics(Statistics):
+    """Scalars in TensorBoard (needs tensorboardX), in
+    <output-dir>/<experiment>/tensorboard, one step per epoch."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        super().__init__(options)
+        self.writer = TensorBoardWriter(complete(options))
+
+    def write(self, epoch: int, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self.writer.get().add_scalar(key, value, epoch)
+        self.writer.get().flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class TensorBoardWriter:
+    """A tensorboardX writer into <output-dir>/<experiment>/tensorboard, made
+    on first use; building one without tensorboardX is a clear error."""
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise GanzoError('TensorBoard needs tensorboardX: '
+                             'pip install "ganzo[tensorboard]"') from None
+        self.make = lambda: SummaryWriter(str(run_directory(options) / 'tensorboard'))
+        self.writer = None
+
+    def get(self):
+        if self.writer is None:
+            self.writer = self.make()
+        return self.writer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _rounded(values: dict[str, float]) -> dict[str, str]:
+    return {key: f'{value:.3g}' for key, value in values.items()}

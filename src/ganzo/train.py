@@ -1,0 +1,123 @@
+"""The ``ganzo`` command: train a GAN as the options say.
+
+Every component is built from the options before anything is written, so that
+a mistake in the options stops the command without touching the disk. Then
+the loop of the spec runs, and after each epoch the whole training state is
+checkpointed, so that ``--restore`` continues exactly as if never stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from typing import Callable
+
+from ganzo.data import Data
+from ganzo.discriminator import Discriminator
+from ganzo.errors import GanzoError
+from ganzo.evaluation import Evaluation
+from ganzo.experiment import Experiment, seed_everything
+from ganzo.game import Game
+from ganzo.generator import Generator
+from ganzo.loss import Loss
+from ganzo.noise import Noise
+from ganzo.options import check_experiment_name, device, experiment_name, parse, path_is_writable
+from ganzo.snapshot import Snapshot
+from ganzo.statistics import Statistics
+
+CHOICES = {'r': 'restore', 'n': 'restore-new', 'd': 'delete', 'a': 'abort'}
+
+
+def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment, str]:
+    """The options, the experiment, and what to do with it: 'new', 'restore'
+    (saved options, overridden by the command line), 'restore-new' (the new
+    options) or 'delete'."""
+    options = parse(argv)
+    options.experiment = experiment_name(options)
+    check_experiment_name(options.experiment)
+    experiment = Experiment(options)
+    action = 'new'
+    if experiment.exists:
+        action = 'delete' if options.delete else 'restore' if options.restore else ask(experiment)
+        if action == 'restore':
+            options = parse(argv, base=experiment.read_options())
+    if options.seed is None:
+        options.seed = random.SystemRandom().randrange(2**31)
+    return options, experiment, action
+
+
+def ask(experiment: Experiment) -> str:
+    """Ask on the terminal what to do with an existing experiment."""
+    if not sys.stdin.isatty():
+        raise GanzoError(f'experiment {experiment.path} already exists: pass --restore to '
+                         'continue it or --delete to start it again')
+    prompt = (f'Experiment {experiment.path} already exists. [r]estore it with its saved '
+              'options, restore it with the [n]ew options, [d]elete it and start again, '
+              'or [a]bort? ')
+    while (answer := input(prompt).strip().lower()[:1]) not in CHOICES:
+        pass
+    if CHOICES[answer] == 'abort':
+        raise SystemExit('ganzo: aborted')
+    return CHOICES[answer]
+
+
+def train(argv: list[str]) -> None:
+    options, experiment, action = resolve(argv)
+    if options.parallel:
+        raise GanzoError('--parallel is not available yet: train on one device')
+    if not path_is_writable(experiment.path):
+        raise GanzoError(f'--model-dir {options.model_dir} is not writable: choose another')
+    device(options)
+    seed_everything(options.seed)
+
+    data = Data.from_options(options)
+    generator = Generator.from_options(options)
+    discriminator = Discriminator.from_options(options)
+    loss = Loss.from_options(options, discriminator)
+    noise = Noise.from_options(options)
+    statistics = Statistics.from_options(options)
+    snapshot = Snapshot.from_options(options)
+    evaluation = Evaluation.from_options(options, generator, noise)
+    game = Game.from_options(options, generator, discriminator, loss)
+    checkpointed = dict(generator=generator, discriminator=discriminator, game=game,
+                        snapshot=snapshot, evaluation=evaluation, data=data)
+
+    if action == 'delete':
+        experiment.delete()
+    experiment.write_options(options)
+    last = experiment.restore(checkpointed) if action.startswith('restore') else 0
+    if last:
+        print(f'ganzo: restored {experiment.path} after epoch {last}', file=sys.stderr)
+
+    for epoch in range((options.start_epoch or last + 1), options.epochs + 1):
+        statistics.start_epoch(epoch, game.batches(data))
+        losses = game.run_epoch(data, noise, statistics.update)
+        losses.update(evaluation.evaluate(epoch))
+        statistics.log(losses)
+        snapshot.save(epoch, data, noise, generator)
+        if evaluation.has_improved(losses):
+            experiment.save_models(generator=generator, discriminator=discriminator)
+        experiment.save_checkpoint(epoch, checkpointed)
+    statistics.close()
+
+
+def run(command: Callable[[list[str]], None], argv: list[str] | None = None,
+        prog: str = 'ganzo') -> None:
+    """Run ``command``: user mistakes end it with one line on stderr and status 2."""
+    try:
+        command(sys.argv[1:] if argv is None else argv)
+    except GanzoError as error:
+        print(f'{prog}: error: {error}', file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f'\n{prog}: interrupted', file=sys.stderr)
+        sys.exit(130)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(train, argv)
+
+
+if __name__ == '__main__':
+    main()

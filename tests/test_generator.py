@@ -1,0 +1,155 @@
+from argparse import Namespace
+
+import pytest
+import torch
+from torch import nn
+
+from ganzo.errors import GanzoError
+from ganzo.generator import ConvGenerator, FCGenerator, Generator, GoodGenerator
+from ganzo.options import OptionParser, complete
+from ganzo.registry import Registry
+
+NAMES = Registry.names('generator')
+CLASSES = {'fc': FCGenerator, 'conv': ConvGenerator, 'good': GoodGenerator}
+
+
+def options(**values) -> Namespace:
+    """Tiny generator options: 16 px color images from 8 numbers, 4 channels."""
+    return Namespace(**{'image_size': 16, 'image_colors': 3, 'state_size': 8,
+                         'generator_channels': 4, **values})
+
+
+def build(name: str, **values) -> nn.Module:
+    return CLASSES[name](options(**values))
+
+
+def test_registered_names_and_default():
+    assert NAMES == ['conv', 'fc', 'good']
+    assert Registry.default('generator') == 'conv'
+
+
+@pytest.mark.parametrize('name', NAMES)
+@pytest.mark.parametrize('size', [8, 16, 32, 48])
+@pytest.mark.parametrize('colors', [1, 3])
+def test_output_shape_and_range(name, size, colors):
+    generator = build(name, image_size=size, image_colors=colors)
+    images = generator(torch.randn(2, 8))
+    assert images.shape == (2, colors, size, size)
+    assert images.abs().max() <= 1
+    assert images.std() > 0
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_gradients_reach_every_parameter(name):
+    generator = build(name)
+    images = generator(torch.randn(3, 8))
+    (images * torch.randn_like(images)).sum().backward()
+    for parameter_name, parameter in generator.named_parameters():
+        assert parameter.grad is not None, parameter_name
+        assert parameter.grad.abs().sum() > 0, parameter_name
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_eval_mode_works_on_a_single_sample(name):
+    generator = build(name).eval()
+    assert generator(torch.randn(1, 8)).shape == (1, 3, 16, 16)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_dropout_only_when_set(name):
+    def dropouts(generator):
+        return [m for m in generator.modules() if isinstance(m, (nn.Dropout, nn.Dropout2d))]
+
+    assert dropouts(build(name)) == []
+    with_dropout = dropouts(build(name, generator_dropout=0.3))
+    assert with_dropout and all(module.p == 0.3 for module in with_dropout)
+
+
+def test_fc_layers_and_width():
+    linears = [m for m in build('fc').modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 4  # 3 hidden layers by default, then the output layer
+    assert [linear.out_features for linear in linears[:-1]] == [32, 32, 32]
+    linears = [m for m in build('fc', generator_layers=1).modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 2
+
+
+def stride_2_convolutions(module):
+    return [m for m in module.modules() if isinstance(m, nn.ConvTranspose2d) and m.stride == (2, 2)]
+
+
+@pytest.mark.parametrize('size,stages', [(8, 1), (16, 2), (32, 3), (48, 3), (64, 4)])
+def test_conv_default_stages_reach_4_or_more(size, stages):
+    generator = build('conv', image_size=size)
+    convolutions = stride_2_convolutions(generator)
+    assert len(convolutions) == stages
+    assert convolutions[0].in_channels == 4 * 2 ** (stages - 1)
+    assert convolutions[-1].in_channels == 4
+    assert generator.layers[0].kernel_size == (size >> stages,) * 2
+
+
+@pytest.mark.parametrize('size,layers', [(8, 3), (48, 4), (24, 1)])
+def test_conv_explicit_layers_any_s0(size, layers):
+    generator = build('conv', image_size=size, generator_layers=layers)
+    assert len(stride_2_convolutions(generator)) == layers
+    assert generator(torch.randn(2, 8)).shape == (2, 3, size, size)
+
+
+def test_conv_dcgan_initialisation():
+    generator = build('conv', generator_channels=16)
+    convolution = generator.layers[0]
+    assert abs(convolution.weight.std().item() - 0.02) < 0.005
+    norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert norms and all(abs(norm.weight.mean().item() - 1) < 0.02 for norm in norms)
+    assert all(norm.bias.abs().max() == 0 for norm in norms)
+
+
+def test_good_widths():
+    generator = build('good', image_size=32)
+    assert generator.project.out_features == 8 * 4 * 4 * 4  # 8 x channels x 4 x 4
+    assert [(block.shortcut[1].in_channels, block.shortcut[1].out_channels)
+            for block in generator.blocks] == [(32, 16), (16, 8), (8, 4)]
+    assert len(build('good', image_size=32, generator_layers=2).blocks) == 2
+
+
+@pytest.mark.parametrize('name', ['conv', 'good'])
+@pytest.mark.parametrize('size,layers', [(30, 3), (20, 3), (4, 3), (7, 1)])
+def test_unreachable_size_names_the_options(name, size, layers):
+    with pytest.raises(GanzoError, match='--generator-layers') as error:
+        build(name, image_size=size, generator_layers=layers)
+    assert f'--image-size {size}' in str(error.value)
+    assert '\n' not in str(error.value)
+
+
+@pytest.mark.parametrize('name', ['conv', 'good'])
+@pytest.mark.parametrize('size', [2, 3, 4, 6, 31])
+def test_size_without_default_stages(name, size):
+    with pytest.raises(GanzoError, match=f'--image-size {size}.*--generator-layers'):
+        build(name, image_size=size)
+
+
+def test_library_example():
+    generator = ConvGenerator(Namespace(image_size=16, image_colors=1, state_size=8,
+                                        generator_channels=4))
+    assert generator(torch.randn(5, 8)).shape == (5, 1, 16, 16)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_from_options(name):
+    generator = Generator.from_options(complete(options(generator=name)))
+    assert type(generator) is CLASSES[name]
+
+
+def test_command_line_options():
+    parser = OptionParser()
+    Generator.add_options(parser, train=False)
+    parsed = parser.parse_args([])
+    assert (parsed.generator, parsed.generator_layers, parsed.generator_channels,
+            parsed.generator_dropout) == ('conv', None, 64, None)
+    parsed = parser.parse_args(['--generator', 'good', '--generator-layers', '2',
+                                '--generator-channels', '8', '--generator-dropout', '0.5'])
+    assert (parsed.generator, parsed.generator_layers, parsed.generator_channels,
+            parsed.generator_dropout) == ('good', 2, 8, 0.5)
+    for wrong in (['--generator', 'nope'], ['--generator-layers', '0'],
+                  ['--generator-dropout', '1.5']):
+        with pytest.raises(GanzoError):
+            parser.parse_args(wrong)

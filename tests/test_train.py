@@ -1,0 +1,168 @@
+"""The ganzo command end to end, on tiny images and models."""
+
+import json
+import os
+
+import pytest
+import torch
+
+from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from ganzo.train import main
+
+
+def train(*arguments):
+    """Run the ganzo command in this process; its exit status (0 when it returns)."""
+    try:
+        main(list(arguments))
+    except SystemExit as exit:
+        return exit.code
+    return 0
+
+
+def weights(run_dir):
+    return torch.load(run_dir / 'checkpoint.pt', weights_only=True)
+
+
+def assert_same_state(first, second):
+    for model in ('generator', 'discriminator'):
+        for name, tensor in first[model].items():
+            assert torch.equal(tensor, second[model][name]), (model, name)
+    assert first['epoch'] == second['epoch']
+
+
+def test_a_run_writes_options_checkpoint_models_and_samples(image_folder, tmp_path):
+    assert train(*tiny_arguments(image_folder, tmp_path, sample_from_fixed_noise=True)) == 0
+    run_dir = tmp_path / 'tiny'
+    options = json.loads((run_dir / 'options.json').read_text())
+    assert options['ganzo_version'] and options['seed'] == 3 and options['epochs'] == 2
+    assert 'restore' not in options and 'delete' not in options
+    checkpoint = weights(run_dir)
+    assert checkpoint['epoch'] == 2
+    assert {'generator', 'discriminator', 'game', 'snapshot', 'evaluation', 'data',
+            'rng'} <= set(checkpoint)
+    assert checkpoint['snapshot']['fixed_noise'].shape == (4, 8)
+    assert (run_dir / 'generator.pt').exists() and (run_dir / 'discriminator.pt').exists()
+    assert sorted(p.name for p in (run_dir / 'samples').iterdir()) == [
+        'epoch-0001.png', 'epoch-0002.png']
+
+
+@pytest.mark.parametrize('extra', [{}, {'loss': 'wgan-gp', 'discriminator_iterations': 2,
+                                        'evaluation_criterion': 'generator-loss',
+                                        'discriminator_hooks': 'weight-clipper'}])
+def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_path, extra):
+    whole = tiny_arguments(image_folder, tmp_path / 'whole', epochs=4,
+                           sample_from_fixed_noise=True, **extra)
+    assert train(*whole) == 0
+    split = tiny_arguments(image_folder, tmp_path / 'split', epochs=2,
+                           sample_from_fixed_noise=True, **extra)
+    assert train(*split) == 0
+    assert train(*split, '--restore', '--epochs', '4') == 0
+    first, second = weights(tmp_path / 'whole' / 'tiny'), weights(tmp_path / 'split' / 'tiny')
+    assert_same_state(first, second)
+    assert torch.equal(first['snapshot']['fixed_noise'], second['snapshot']['fixed_noise'])
+    assert first['evaluation'] == second['evaluation']
+
+
+def test_options_json_reproduces_the_run(image_folder, tmp_path):
+    assert train(*tiny_arguments(image_folder, tmp_path / 'first')) == 0
+    saved = tmp_path / 'first' / 'tiny' / 'options.json'
+    assert train('--from-json', str(saved), '--model-dir', str(tmp_path / 'second')) == 0
+    assert_same_state(weights(tmp_path / 'first' / 'tiny'), weights(tmp_path / 'second' / 'tiny'))
+
+
+def test_restore_keeps_the_saved_options_unless_given(image_folder, tmp_path):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=1, batch_size=2)
+    assert train(*arguments) == 0
+    assert train('--model-dir', str(tmp_path), '--experiment', 'tiny', '--restore',
+                 '--epochs', '2') == 0
+    options = json.loads((tmp_path / 'tiny' / 'options.json').read_text())
+    assert options['batch_size'] == 2 and options['epochs'] == 2
+    assert weights(tmp_path / 'tiny')['epoch'] == 2
+
+
+def test_delete_starts_again(image_folder, tmp_path):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=2)
+    assert train(*arguments) == 0
+    (tmp_path / 'tiny' / 'stale.txt').write_text('old')
+    assert train(*arguments, '--delete', '--restore', '--epochs', '1') == 0
+    assert not (tmp_path / 'tiny' / 'stale.txt').exists()
+    assert weights(tmp_path / 'tiny')['epoch'] == 1
+
+
+def test_experiment_name_defaults_to_a_hash(image_folder, tmp_path):
+    arguments = [a for a in tiny_arguments(image_folder, tmp_path) if '--experiment' not in a]
+    assert train(*arguments) == 0
+    [run_dir] = tmp_path.iterdir()
+    assert len(run_dir.name) == 12
+    options = json.loads((run_dir / 'options.json').read_text())
+    assert options['experiment'] == run_dir.name
+
+
+def test_existing_experiment_without_a_terminal_asks_for_a_flag(image_folder, tmp_path):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=1)
+    assert train(*arguments) == 0
+    before = (tmp_path / 'tiny' / 'checkpoint.pt').read_bytes()
+    result = run_ganzo(*arguments)
+    assert_user_error(result, 'already exists', '--restore', '--delete')
+    assert (tmp_path / 'tiny' / 'checkpoint.pt').read_bytes() == before
+
+
+def test_interactive_question_restores(image_folder, tmp_path, monkeypatch):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=1)
+    assert train(*arguments) == 0
+    monkeypatch.setattr('sys.stdin.isatty', lambda: True)
+    monkeypatch.setattr('builtins.input', lambda prompt: 'r')
+    assert train(*arguments, '--epochs', '2') == 0
+    assert weights(tmp_path / 'tiny')['epoch'] == 2
+
+
+def test_plugin_loss_with_its_own_option(image_folder, tmp_path):
+    result = run_ganzo(*tiny_arguments(image_folder, tmp_path, loss='hinge', hinge_margin=0.5),
+                       env={'GANZO_LOAD_MODULES': 'hinge_loss'})
+    assert result.returncode == 0, result.stderr
+    options = json.loads((tmp_path / 'tiny' / 'options.json').read_text())
+    assert options['loss'] == 'hinge' and options['hinge_margin'] == 0.5
+    assert weights(tmp_path / 'tiny')['epoch'] == 2
+    without = run_ganzo(*tiny_arguments(image_folder, tmp_path / 'other', loss='hinge'))
+    assert_user_error(without, '--loss', 'hinge')
+
+
+@pytest.mark.parametrize('options, words', [
+    ({'loss': 'nope'}, ['--loss', 'nope']),
+    ({'epochs': -1}, ['--epochs']),
+    ({'batch_size': 0}, ['--batch-size']),
+    ({'snapshot_size': 9}, ['--snapshot-size']),
+    ({'data_dir': '/no/such/folder'}, ['--data-dir']),
+    ({'experiment': '../escape'}, ['--experiment']),
+    ({'experiment': '/tmp/absolute'}, ['--experiment']),
+    ({'image_size': 30, 'generator_layers': 3}, ['--image-size']),
+    ({'device': 'nonsense'}, ['--device']),
+])
+def test_bad_input_is_one_line_and_status_2(image_folder, tmp_path, options, words):
+    result = run_ganzo(*tiny_arguments(image_folder, tmp_path, **options))
+    assert_user_error(result, *words)
+    assert not (tmp_path / 'tiny').exists()
+
+
+def test_empty_data_folder_and_unwritable_model_dir(tmp_path):
+    (tmp_path / 'empty').mkdir()
+    assert_user_error(run_ganzo(*tiny_arguments(tmp_path / 'empty', tmp_path)), '--data-dir')
+    images = make_image_folder(tmp_path / 'images', classes=1)
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a folder')
+    assert_user_error(run_ganzo(*tiny_arguments(images, blocker / 'runs')), '--model-dir')
+
+
+def test_bad_options_never_touch_an_existing_run(image_folder, tmp_path):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=1)
+    assert train(*arguments) == 0
+    files = {p: p.read_bytes() for p in (tmp_path / 'tiny').rglob('*') if p.is_file()}
+    result = run_ganzo(*arguments, '--delete', '--snapshot-size', '99')
+    assert_user_error(result, '--snapshot-size')
+    assert {p: p.read_bytes() for p in (tmp_path / 'tiny').rglob('*') if p.is_file()} == files
+
+
+def test_python_dash_m_ganzo_help_lists_options():
+    result = run_ganzo('--help')
+    assert result.returncode == 0 and '--sample-from-fixed-noise' in result.stdout
+    assert os.linesep.join(result.stderr.splitlines()) == ''
