@@ -1,0 +1,119 @@
+"""The ``ganzo-eval`` command: score a trained experiment, or a folder of images,
+with FID, KID, Inception Score and precision/recall.
+
+    ganzo-eval --model-dir runs --experiment NAME [--metrics fid kid]
+    ganzo-eval --generated-dir FOLDER --evaluation-data-dir REAL_FOLDER
+
+An experiment is scored on ``--evaluation-samples`` images of its best generator
+(``generator.pt``), with the options it was trained with (those given on the
+command line take precedence), and the scores go to ``metrics.json`` in its
+directory. A folder is scored against the real images of ``--evaluation-data-dir``.
+Either way a small table is printed and ``--output`` names a JSON file to write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import ganzo
+from ganzo.errors import GanzoError
+from ganzo.experiment import Experiment, atomic_write, load, load_state
+from ganzo.generator import Generator
+from ganzo.metrics import METRICS, Scorer
+from ganzo.metrics.real import at_most, image_folder
+from ganzo.noise import Noise
+from ganzo.options import build_parser, device, path_is_writable, to_arguments
+from ganzo.train import run
+
+METRICS_FILE = 'metrics.json'
+
+
+def parser() -> argparse.ArgumentParser:
+    result = build_parser(train=False, prog='ganzo-eval', description=__doc__.splitlines()[0])
+    group = result.add_argument_group('ganzo-eval')
+    group.add_argument('--generated-dir', metavar='FOLDER',
+                       help='score the images in this folder (against --evaluation-data-dir) '
+                       'instead of a trained experiment')
+    group.add_argument('--metrics', nargs='+', choices=list(METRICS), default=list(METRICS),
+                       help='metrics to compute: fid, kid, is (Inception Score), pr '
+                       '(precision and recall) (default: all)')
+    group.add_argument('--output', metavar='FILE', help='write the scores as JSON here '
+                       f'(default: {METRICS_FILE} in the experiment directory)')
+    return result
+
+
+def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment | None]:
+    """The options, and the experiment to score (None for --generated-dir)."""
+    commands = parser()
+    options = commands.parse_args(argv)
+    if options.generated_dir is not None:
+        if options.evaluation_data_dir is None:
+            raise GanzoError('--generated-dir needs --evaluation-data-dir: the folder of the '
+                             'real images to compare with')
+        if options.data_dir is None:  # what --feature-extractor classifier learns from
+            options.data_dir = options.evaluation_data_dir
+        return options, None
+    if options.experiment is None:
+        raise GanzoError('give --experiment (and --model-dir) to score a trained experiment, '
+                         'or --generated-dir and --evaluation-data-dir to score a folder')
+    experiment = Experiment(options)
+    if not experiment.exists:
+        raise GanzoError(f'{experiment.path} is not an experiment (it has no options.json): '
+                         'check --model-dir and --experiment')
+    saved = to_arguments(experiment.read_options(), commands, 'options.json', strict=False)
+    return commands.parse_args(saved + argv), experiment
+
+
+def score(argv: list[str]) -> None:
+    options, experiment = resolve(argv)
+    output = options.output or (experiment.path / METRICS_FILE if experiment else None)
+    if output is not None and not path_is_writable(Path(output).parent):
+        raise GanzoError(f'--output {output}: cannot write there; choose another file')
+    images = None
+    if experiment is None:
+        images = at_most(image_folder(options.generated_dir, options, '--generated-dir'),
+                         options.evaluation_samples)
+    else:
+        generator = Generator.from_options(options)
+        path = experiment.path / 'generator.pt'
+        load_state(generator, load(path)['state_dict'], 'generator', path)
+        generator.to(device(options))
+    scorer = Scorer(options, options.metrics, images)
+    if experiment is None:
+        scores = scorer.score_images()
+        scored = {'generated_dir': options.generated_dir}
+    else:
+        scores = scorer.score_generator(generator, Noise.from_options(options))
+        scored = {'experiment': options.experiment, 'model_dir': options.model_dir}
+    print(table(scores))
+    if output is not None:
+        report = {'ganzo_version': ganzo.__version__, **scored, 'real': scorer.source,
+                  'feature_extractor': options.feature_extractor,
+                  'evaluation_samples': options.evaluation_samples,
+                  'real_samples': len(scorer.real), 'scores': scores}
+        text = json.dumps(report, indent=2) + '\n'
+        atomic_write(Path(output), lambda file: file.write(text), mode='w')
+        print(f'ganzo-eval: wrote {output}', file=sys.stderr)
+
+
+def table(scores: dict[str, float]) -> str:
+    """One line per metric: its name, its value and its standard deviation if any."""
+    lines = [f'{"metric":<10} {"value":>12}']
+    for name, value in scores.items():
+        if name.endswith('_std'):
+            continue
+        spread = scores.get(f'{name}_std')
+        lines.append(f'{name:<10} {value:>12.6g}' + (f' ± {spread:.3g}' if spread is not None
+                                                      else ''))
+    return '\n'.join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(score, argv, prog='ganzo-eval')
+
+
+if __name__ == '__main__':
+    main()
