@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 from torchvision import datasets, transforms
 
 from ganzo.errors import GanzoError
-from ganzo.options import complete, component_option, non_negative_int, positive_int
+from ganzo.options import build, complete, component_option, non_negative_int, positive_int
 from ganzo.registry import Registry, register, with_option_parser
 
 Transform = Callable[[Image.Image], torch.Tensor]
@@ -64,7 +64,7 @@ class Data:
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> Any:
-        return Registry.build('data', complete(options).data_format, options)
+        return build('data', 'data_format', options)
 
 
 with_option_parser(Data.add_options)

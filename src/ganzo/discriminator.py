@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from ganzo.generator import dropout_layers, init_dcgan_weights, resnet_width, resolution_stages
-from ganzo.options import complete, component_option, positive_int, probability
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option, device, positive_int, probability
+from ganzo.registry import register, with_option_parser
 
 
 @register('discriminator', 'fc')
@@ -159,7 +159,8 @@ class Discriminator:
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:
-        return Registry.build('discriminator', options.discriminator, options)
+        """The discriminator named by ``--discriminator``, on ``--device``."""
+        return build('discriminator', 'discriminator', options).to(device(options))
 
 
 with_option_parser(Discriminator.add_options)

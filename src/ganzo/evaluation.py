@@ -8,8 +8,8 @@ import math
 
 from torch import nn
 
-from ganzo.options import component_option
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, component_option
+from ganzo.registry import register, with_option_parser
 
 
 class Evaluation:
@@ -30,8 +30,7 @@ class Evaluation:
     @staticmethod
     def from_options(options: argparse.Namespace, generator: nn.Module | None = None,
                      noise=None):
-        return Registry.build('evaluation', options.evaluation_criterion, options,
-                              generator, noise)
+        return build('evaluation', 'evaluation_criterion', options, generator, noise)
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None) -> None:

@@ -11,8 +11,16 @@ import torch
 from torch import nn
 
 from ganzo.hook import Hook
-from ganzo.options import beta, complete, component_option, device, positive_float, positive_int
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import (
+    beta,
+    build,
+    complete,
+    component_option,
+    device,
+    positive_float,
+    positive_int,
+)
+from ganzo.registry import register, with_option_parser
 
 # progress(images in the batch, read_losses): read_losses() returns the running
 # means of the losses; calling it waits for the device, so call it sparingly.
@@ -47,7 +55,7 @@ class Game:
     @staticmethod
     def from_options(options: argparse.Namespace, generator: nn.Module,
                      discriminator: nn.Module, loss):
-        return Registry.build('game', options.game, options, generator, discriminator, loss)
+        return build('game', 'game', options, generator, discriminator, loss)
 
 
 with_option_parser(Game.add_options)

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from ganzo.errors import GanzoError
-from ganzo.options import complete, component_option, positive_int, probability
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option, device, positive_int, probability
+from ganzo.registry import register, with_option_parser
 
 SMALLEST_MAP = 4
 
@@ -219,7 +219,8 @@ class Generator:
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:
-        return Registry.build('generator', options.generator, options)
+        """The generator named by ``--generator``, on ``--device``."""
+        return build('generator', 'generator', options).to(device(options))
 
 
 with_option_parser(Generator.add_options)

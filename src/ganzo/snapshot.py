@@ -11,8 +11,8 @@ from torchvision.utils import make_grid, save_image
 
 from ganzo.errors import GanzoError
 from ganzo.experiment import atomic_write, run_directory
-from ganzo.options import complete, component_option, positive_int
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option, positive_int
+from ganzo.registry import register, with_option_parser
 
 
 class Snapshot:
@@ -35,7 +35,7 @@ class Snapshot:
 
     @staticmethod
     def from_options(options: argparse.Namespace):
-        return Registry.build('snapshot', options.save_images_as, options)
+        return build('snapshot', 'save_images_as', options)
 
 
 with_option_parser(Snapshot.add_options)

@@ -19,8 +19,8 @@ from typing import Callable
 
 from ganzo.errors import GanzoError
 from ganzo.experiment import run_directory
-from ganzo.options import complete, component_option
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option
+from ganzo.registry import register, with_option_parser
 
 
 class Statistics:
@@ -38,7 +38,7 @@ class Statistics:
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> Statistics:
-        return Registry.build('statistics', options.log, options)
+        return build('statistics', 'log', options)
 
     def __init__(self, options: argparse.Namespace) -> None:
         self.epoch, self.batches, self.images, self.started = 0, 0, 0, time.perf_counter()
@@ -94,8 +94,7 @@ class ConsoleStatistics(Statistics):
         if now - self.refreshed >= self.refresh_seconds:
             self.refreshed = now
             speed = self.images / max(now - self.started, 1e-9)
-            self.bar.set_postfix({**_rounded(read_losses()), 'img/s': f'{speed:.0f}'},
-                                 refresh=False)
+            self.bar.set_postfix({**_rounded(read_losses()), 'img/s': f'{speed:.0f}'})
 
     def write(self, epoch: int, values: dict[str, float]) -> None:
         if self.bar is not None:
