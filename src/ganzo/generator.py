@@ -196,26 +196,32 @@ class GoodGenerator(nn.Module):
         return self.output(self.blocks(self.project(noise).view(-1, *self.map_shape)))
 
 
+def add_network_options(parser: argparse.ArgumentParser, network: str) -> None:
+    """The options of ``network`` ('generator' or 'discriminator'): its
+    architecture, ``--<network>-layers``, ``-channels`` and ``-dropout``."""
+    group = parser.add_argument_group(network)
+    component_option(group, network, f'{network} architecture')
+    group.add_argument(
+        f'--{network}-layers', type=positive_int,
+        help=f'depth of the {network}: hidden layers for fc (default 3), stride-2 '
+             'stages for conv and residual blocks for good (default: as many as bring '
+             'the image size down to 4, e.g. 4 for 64 px)')
+    group.add_argument(
+        f'--{network}-channels', type=positive_int, default=64,
+        help=f'width of the {network}: fc has 8 times as many units per hidden layer; '
+             'conv and good have this many channels in the full-resolution map and twice '
+             'as many per halving of resolution (default: %(default)s)')
+    group.add_argument(
+        f'--{network}-dropout', type=probability,
+        help=f'dropout probability between {network} layers (default: no dropout)')
+
+
 class Generator:
     """Builds the generator named by ``--generator``."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
-        group = parser.add_argument_group('generator')
-        component_option(group, 'generator', 'generator architecture')
-        group.add_argument(
-            '--generator-layers', type=positive_int,
-            help='depth of the generator: hidden layers for fc (default 3), stride-2 '
-                 'stages for conv and residual blocks for good (default: as many as bring '
-                 'the image size down to 4, e.g. 4 for 64 px)')
-        group.add_argument(
-            '--generator-channels', type=positive_int, default=64,
-            help='width of the generator: fc has 8 times as many units per hidden layer; '
-                 'conv and good have this many channels in the largest hidden map and twice '
-                 'as many per halving of resolution (default: %(default)s)')
-        group.add_argument(
-            '--generator-dropout', type=probability,
-            help='dropout probability between generator layers (default: no dropout)')
+        add_network_options(parser, 'generator')
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:
