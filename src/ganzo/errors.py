@@ -7,3 +7,13 @@ class GanzoError(Exception):
     The message is a single line that names what is wrong and what to do. The
     commands print it on stderr and exit with status 2, without a traceback.
     """
+
+
+def one_line(error: BaseException) -> str:
+    """The message of ``error`` on one line. An error raised in a DataLoader
+    worker reaches the main process with the worker's traceback in its
+    message; its last line holds the original message."""
+    text = str(error)
+    if 'Traceback (most recent call last)' in text:
+        text = text.strip().splitlines()[-1].split(': ', 1)[-1]
+    return ' '.join(text.split())
