@@ -1,4 +1,11 @@
-"""The one exception type for user mistakes."""
+"""How problems reach the user: ``GanzoError`` for mistakes, one line each."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class GanzoError(Exception):
@@ -17,3 +24,13 @@ def one_line(error: BaseException) -> str:
     if 'Traceback (most recent call last)' in text:
         text = text.strip().splitlines()[-1].split(': ', 1)[-1]
     return ' '.join(text.split())
+
+
+@contextmanager
+def one_line_warnings(prog: str) -> Iterator[None]:
+    """Within it, warnings show as one line ``<prog>: warning: message`` on stderr."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f'{prog}: warning: {one_line(message)}', file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

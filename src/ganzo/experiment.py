@@ -158,7 +158,8 @@ def load(path: Path) -> dict[str, Any]:
         raise GanzoError(f'{path} is not a Ganzo checkpoint (it holds code or objects that '
                          'are not weights): refusing to load it') from None
     except (RuntimeError, EOFError, ValueError, OSError) as error:
-        raise GanzoError(f'{path} is corrupt or truncated ({str(error).splitlines()[0]}): '
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise GanzoError(f'{path} is corrupt or truncated ({reason}): '
                          'delete it or restore from a copy') from None
     if not isinstance(state, dict):
         raise GanzoError(f'{path} is not a Ganzo checkpoint')
@@ -183,8 +184,8 @@ def load_state(component: Any, state: dict, name: str, path: Path) -> None:
     try:
         component.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
-        raise GanzoError(f'{path}: the saved {name} does not match the options '
-                         f'({str(error).splitlines()[0].strip()}): '
+        reason = ' '.join(' '.join(str(error).splitlines()[:2]).split())  # torch's first problem
+        raise GanzoError(f'{path}: the saved {name} does not match the options ({reason}): '
                          'use the options the experiment was trained with') from None
 
 
@@ -254,7 +255,7 @@ class Experiment:
                 raise GanzoError(f'{path} has no saved {name}: it does not match the options')
         for name, component in components.items():
             load_state(component, state[name], name, path)
-        load_state(_RandomGenerators, state['rng'], 'random generators', path)
+        load_state(_RandomGenerators, state['rng'], 'rng', path)
         return int(state['epoch'])
 
     def save_models(self, **models: torch.nn.Module) -> None:

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
-from ganzo.errors import GanzoError, one_line
+from ganzo.errors import GanzoError, one_line, one_line_warnings
 from ganzo.evaluation import Evaluation
 from ganzo.experiment import Experiment, seed_everything
 from ganzo.game import Game
@@ -113,7 +113,8 @@ def run(command: Callable[[list[str]], None], argv: list[str] | None = None,
     """Run ``command``: user mistakes end it with one line on stderr and status
     2; interruptions with one line and 128 + the signal number."""
     try:
-        command(sys.argv[1:] if argv is None else argv)
+        with one_line_warnings(prog):
+            command(sys.argv[1:] if argv is None else argv)
     except GanzoError as error:
         print(f'{prog}: error: {one_line(error)}', file=sys.stderr)
         sys.exit(2)
