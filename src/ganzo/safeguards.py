@@ -129,8 +129,8 @@ def check_finite(epoch: int, losses: dict[str, float], components: dict[str, Any
     """A ``GanzoError`` naming the epoch and the losses when a loss of ``epoch``
     or a tensor in a component's ``state_dict()`` is NaN or infinite."""
     shown = ', '.join(f'{name} loss {value:.4g}' for name, value in losses.items())
-    advice = ('the checkpoint of the previous epoch is kept: lower the learning rates '
-              '(--generator-lr, --discriminator-lr) or change the loss, then --restore')
+    advice = (f'nothing of epoch {epoch} was saved: continue with --restore and lower learning '
+              'rates (--generator-lr, --discriminator-lr)')
     for name, value in losses.items():
         if not math.isfinite(value):
             raise GanzoError(f'training diverged in epoch {epoch}: the {name} loss is {value} '
