@@ -105,6 +105,24 @@ def test_delete_removes_that_run_and_nothing_else(image_folder, tmp_path):
             if path.is_file()} == neighbour
 
 
+def test_a_delete_cut_short_can_be_done_again(image_folder, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of --delete leaves a run that --delete still recognizes."""
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=2)
+    assert train(arguments) is None
+    unlink = Path.unlink
+
+    def interrupted(path, *rest, **options):
+        unlink(path, *rest, **options)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, 'unlink', interrupted)
+    assert status([*arguments, '--delete']) == 130
+    monkeypatch.setattr(Path, 'unlink', unlink)
+    assert (tmp_path / 'tiny' / 'options.json').exists()
+    assert status([*arguments, '--delete', '--epochs', '1']) == 0
+    assert load(tmp_path / 'tiny' / 'checkpoint.pt')['epoch'] == 1
+
+
 def test_delete_refuses_what_does_not_look_like_a_run(image_folder, tmp_path, capsys):
     model_dir = tmp_path / 'runs'
     arguments = [*tiny_arguments(image_folder, model_dir, epochs=1), '--delete']

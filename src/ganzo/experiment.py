@@ -233,7 +233,15 @@ class Experiment:
             raise GanzoError(f'{self.path} does not look like a Ganzo run (a folder whose '
                              f'{OPTIONS} Ganzo wrote), so --delete leaves it alone: delete it '
                              'yourself if you mean to')
-        shutil.rmtree(self.path)
+        # options.json goes last: a deletion cut short still looks like a run, to delete again.
+        for entry in self.path.iterdir():
+            if entry.name != OPTIONS:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        (self.path / OPTIONS).unlink()
+        self.path.rmdir()
 
     def save_checkpoint(self, epoch: int, components: dict[str, Any]) -> None:
         """The whole training state after ``epoch``: each component's
