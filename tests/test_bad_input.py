@@ -21,7 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import make_image_folder, tiny_arguments
+from conftest import ROOT, make_image_folder, tiny_arguments
 from ganzo.data import image_transform
 from ganzo.train import run, train
 
@@ -364,8 +364,9 @@ def test_bad_input(name, template, tmp_path, capsys):
         check(tmp_path)
 
 
-def test_the_matrix_has_enough_cases():
+def test_the_matrix_has_enough_cases_and_the_readme_counts_them():
     assert len(CASES) >= 30
+    assert f'({len(CASES)} cases:' in (ROOT / 'README.md').read_text()
 
 
 def test_sixteen_bit_grey_images_are_scaled_not_clipped(tmp_path):

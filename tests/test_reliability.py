@@ -435,3 +435,18 @@ def test_samples_and_logs_that_cannot_be_written_are_warnings(image_folder, tmp_
                                    and line.endswith('training goes on') for line in lines)
     assert sum('samples/epoch-000' in line for line in lines) == 2
     assert load(tmp_path / 'runs' / 'tiny' / 'checkpoint.pt')['epoch'] == 2
+
+
+def test_every_guarantee_in_the_readme_names_tests_that_exist():
+    import re
+    readme = (ROOT / 'README.md').read_text()
+    section = readme.split('## Guarantees', 1)[1].split('\n## ', 1)[0]
+    for subsection in section.split('\n### ')[1:]:
+        title = subsection.splitlines()[0]
+        named, module = [], None
+        for file, name in re.findall(r'`(test_\w+\.py)?::(\w+)', subsection):
+            module = file or module
+            named.append((module, name))
+        assert named, f'no test backs the guarantees of "{title}"'
+        for file, name in named:
+            assert f'def {name}(' in (ROOT / 'tests' / file).read_text(), (title, file, name)
