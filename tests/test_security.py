@@ -105,7 +105,7 @@ def test_delete_removes_that_run_and_nothing_else(image_folder, tmp_path):
             if path.is_file()} == neighbour
 
 
-def test_a_delete_cut_short_can_be_done_again(image_folder, tmp_path, monkeypatch):
+def test_a_delete_cut_short_can_be_done_again(image_folder, tmp_path, monkeypatch, capsys):
     """Ctrl-C in the middle of --delete leaves a run that --delete still recognizes."""
     arguments = tiny_arguments(image_folder, tmp_path, epochs=2)
     assert train(arguments) is None
@@ -117,6 +117,7 @@ def test_a_delete_cut_short_can_be_done_again(image_folder, tmp_path, monkeypatc
 
     monkeypatch.setattr(Path, 'unlink', interrupted)
     assert status([*arguments, '--delete']) == 130
+    assert capsys.readouterr().err.strip() == 'ganzo: interrupted'
     monkeypatch.setattr(Path, 'unlink', unlink)
     assert (tmp_path / 'tiny' / 'options.json').exists()
     assert status([*arguments, '--delete', '--epochs', '1']) == 0

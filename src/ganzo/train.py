@@ -119,7 +119,7 @@ def run(command: Callable[[list[str]], None], argv: list[str] | None = None,
         print(f'{prog}: error: {one_line(error)}', file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as interrupt:
-        print(f'\n{prog}: {interrupt or "interrupted"}', file=sys.stderr)
+        print(f'\n{prog}: {str(interrupt) or "interrupted"}', file=sys.stderr)
         sys.exit(getattr(interrupt, 'status', 130))
 
 
