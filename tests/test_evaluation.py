@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from argparse import Namespace
+import math
 
 import pytest
 import torch
 
 from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
-from ganzo.evaluation import Evaluation
-from ganzo.registry import Registry
+from ganzo.evaluation import Evaluation, GeneratorLoss, Latest
+from ganzo.options import complete
 from ganzo.train import main
 
 METRIC_CRITERIA = ['fid', 'kid']
@@ -40,18 +40,22 @@ def train(*arguments):
     return 0
 
 
-def test_every_criterion_is_tested():
-    assert Registry.names('evaluation') == ['fid', 'generator-loss', 'kid', 'latest']
+def test_latest_always_improves():
+    latest = Evaluation.from_options(complete(evaluation_criterion='latest'))
+    assert isinstance(latest, Latest)
+    assert latest.has_improved({'generator': 5.0}) and latest.has_improved({'generator': 9.0})
 
 
-@pytest.mark.parametrize('name, losses, expected', [
-    ('latest', [{'generator': 1.0}, {'generator': 2.0}], [True, True]),
-    ('generator-loss', [{'generator': 2.0}, {'generator': 1.0}, {'generator': 1.5}],
-     [True, True, False]),
-])
-def test_criteria_of_the_losses(name, losses, expected):
-    criterion = Evaluation.from_options(Namespace(evaluation_criterion=name))
-    assert [criterion.has_improved(values) for values in losses] == expected
+def test_generator_loss_improves_when_lower_and_keeps_its_best_across_restores():
+    criterion = Evaluation.from_options(complete(evaluation_criterion='generator-loss'))
+    assert isinstance(criterion, GeneratorLoss) and criterion.best == math.inf
+    assert [criterion.has_improved({'generator': value}) for value in (3, 2, 2.5, 1)] == [
+        True, True, False, True]
+    restored = GeneratorLoss(complete())
+    restored.load_state_dict(criterion.state_dict())
+    assert not restored.has_improved({'generator': 1.5})
+    assert restored.has_improved({'generator': 0.5})
+    assert criterion.evaluate(1) == {}
 
 
 @pytest.mark.parametrize('criterion', METRIC_CRITERIA)

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 from torchvision import datasets, transforms
 
 from ganzo.errors import GanzoError
-from ganzo.options import complete, component_option, non_negative_int, positive_int
+from ganzo.options import build, complete, component_option, non_negative_int, positive_int
 from ganzo.registry import Registry, register, with_option_parser
 
 Transform = Callable[[Image.Image], torch.Tensor]
@@ -64,7 +64,7 @@ class Data:
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> Any:
-        return Registry.build('data', complete(options).data_format, options)
+        return build('data', 'data_format', options)
 
 
 with_option_parser(Data.add_options)
@@ -123,7 +123,8 @@ class SingleImageData:
 # Transforms and filtering
 
 class ConvertMode:
-    """Converts a PIL image (palette, RGBA, grey, CMYK...) to ``mode``, 'L' or 'RGB'."""
+    """Converts a PIL image (palette, RGBA, grey, 16-bit grey, CMYK...) to ``mode``,
+    'L' or 'RGB'."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -131,6 +132,8 @@ class ConvertMode:
     def __call__(self, image: Image.Image) -> Image.Image:
         if image.mode == 'P' and 'transparency' in image.info:
             image = image.convert('RGBA')
+        if image.mode in ('I', 'I;16', 'I;16B', 'I;16L'):  # 16-bit grey: scale, do not clip
+            image = image.convert('I').point(lambda value: value / 257).convert('L')
         return image if image.mode == self.mode else image.convert(self.mode)
 
     def __repr__(self) -> str:
@@ -238,12 +241,12 @@ def folder_dataset(options: argparse.Namespace, transform: Transform) -> Dataset
                           is_valid_file=is_valid_file, allow_empty=True)
     if dataset.classes == ['']:
         dataset.classes, dataset.class_to_idx = [root.name], {root.name: 0}
-    if skipped:
-        warnings.warn(f'--data-dir {root}: skipped {skipped} files that are not readable '
-                      'images', stacklevel=2)
+    unreadable = f'skipped {skipped} files that are not readable images'
     if not dataset.samples:
-        raise GanzoError(f'--data-dir {root} holds no images: put image files in it, '
-                         'or in one sub-folder per class')
+        raise GanzoError(f'--data-dir {root} holds no images{f" ({unreadable})" * bool(skipped)}'
+                         ': put image files in it, or in one sub-folder per class')
+    if skipped:
+        warnings.warn(f'--data-dir {root}: {unreadable}', stacklevel=2)
     return dataset
 
 

@@ -14,9 +14,15 @@ import argparse
 import torch
 from torch import nn
 
-from ganzo.generator import dropout_layers, init_dcgan_weights, resnet_width, resolution_stages
-from ganzo.options import complete, component_option, positive_int, probability
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.generator import (
+    add_network_options,
+    dropout_layers,
+    init_dcgan_weights,
+    resnet_width,
+    resolution_stages,
+)
+from ganzo.options import build, complete, device
+from ganzo.registry import register, with_option_parser
 
 
 @register('discriminator', 'fc')
@@ -141,25 +147,12 @@ class Discriminator:
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
         if not train:
             return
-        group = parser.add_argument_group('discriminator')
-        component_option(group, 'discriminator', 'discriminator architecture')
-        group.add_argument(
-            '--discriminator-layers', type=positive_int,
-            help='depth of the discriminator: hidden layers for fc (default 3), stride-2 '
-                 'stages for conv and residual blocks for good (default: as many as bring '
-                 'the image size down to 4, e.g. 4 for 64 px)')
-        group.add_argument(
-            '--discriminator-channels', type=positive_int, default=64,
-            help='width of the discriminator: fc has 8 times as many units per hidden '
-                 'layer; conv and good have this many channels in the largest hidden map '
-                 'and twice as many per halving of resolution (default: %(default)s)')
-        group.add_argument(
-            '--discriminator-dropout', type=probability,
-            help='dropout probability between discriminator layers (default: no dropout)')
+        add_network_options(parser, 'discriminator')
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:
-        return Registry.build('discriminator', options.discriminator, options)
+        """The discriminator named by ``--discriminator``, on ``--device``."""
+        return build('discriminator', 'discriminator', options).to(device(options))
 
 
 with_option_parser(Discriminator.add_options)

@@ -12,8 +12,8 @@ import math
 from torch import nn
 
 from ganzo.metrics import Scorer
-from ganzo.options import complete, component_option, positive_int
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option, positive_int
+from ganzo.registry import register, with_option_parser
 
 
 class Evaluation:
@@ -37,8 +37,7 @@ class Evaluation:
     @staticmethod
     def from_options(options: argparse.Namespace, generator: nn.Module | None = None,
                      noise=None):
-        return Registry.build('evaluation', options.evaluation_criterion, options,
-                              generator, noise)
+        return build('evaluation', 'evaluation_criterion', options, generator, noise)
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None) -> None:

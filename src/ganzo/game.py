@@ -11,8 +11,16 @@ import torch
 from torch import nn
 
 from ganzo.hook import Hook
-from ganzo.options import beta, complete, component_option, device, positive_float, positive_int
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import (
+    beta,
+    build,
+    complete,
+    component_option,
+    device,
+    positive_float,
+    positive_int,
+)
+from ganzo.registry import register, with_option_parser
 
 # progress(images in the batch, read_losses): read_losses() returns the running
 # means of the losses; calling it waits for the device, so call it sparingly.
@@ -47,7 +55,7 @@ class Game:
     @staticmethod
     def from_options(options: argparse.Namespace, generator: nn.Module,
                      discriminator: nn.Module, loss):
-        return Registry.build('game', options.game, options, generator, discriminator, loss)
+        return build('game', 'game', options, generator, discriminator, loss)
 
 
 with_option_parser(Game.add_options)
@@ -151,8 +159,15 @@ class StandardGame:
                           for name, hooks in self.hooks.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator_optimizer.load_state_dict(state['generator_optimizer'])
-        self.discriminator_optimizer.load_state_dict(state['discriminator_optimizer'])
+        """The saved state, with the learning rates and betas of the options:
+        ``--restore --generator-lr 1e-5`` trains on with the new rate."""
+        for name in ('generator_optimizer', 'discriminator_optimizer'):
+            optimizer = getattr(self, name)
+            settings = [{key: group[key] for key in ('lr', 'betas')}
+                        for group in optimizer.param_groups]
+            optimizer.load_state_dict(state[name])
+            for group, setting in zip(optimizer.param_groups, settings):
+                group.update(setting)
         for name, hooks in self.hooks.items():
             for hook, hook_state in zip(hooks, state['hooks'][name]):
                 hook.load_state_dict(hook_state)

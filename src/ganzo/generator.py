@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from ganzo.errors import GanzoError
-from ganzo.options import complete, component_option, positive_int, probability
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option, device, positive_int, probability
+from ganzo.registry import register, with_option_parser
 
 SMALLEST_MAP = 4
 
@@ -196,30 +196,37 @@ class GoodGenerator(nn.Module):
         return self.output(self.blocks(self.project(noise).view(-1, *self.map_shape)))
 
 
+def add_network_options(parser: argparse.ArgumentParser, network: str) -> None:
+    """The options of ``network`` ('generator' or 'discriminator'): its
+    architecture, ``--<network>-layers``, ``-channels`` and ``-dropout``."""
+    group = parser.add_argument_group(network)
+    component_option(group, network, f'{network} architecture')
+    group.add_argument(
+        f'--{network}-layers', type=positive_int,
+        help=f'depth of the {network}: hidden layers for fc (default 3), stride-2 '
+             'stages for conv and residual blocks for good (default: as many as bring '
+             'the image size down to 4, e.g. 4 for 64 px)')
+    group.add_argument(
+        f'--{network}-channels', type=positive_int, default=64,
+        help=f'width of the {network}: fc has 8 times as many units per hidden layer; '
+             'conv and good have this many channels in the full-resolution map and twice '
+             'as many per halving of resolution (default: %(default)s)')
+    group.add_argument(
+        f'--{network}-dropout', type=probability,
+        help=f'dropout probability between {network} layers (default: no dropout)')
+
+
 class Generator:
     """Builds the generator named by ``--generator``."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
-        group = parser.add_argument_group('generator')
-        component_option(group, 'generator', 'generator architecture')
-        group.add_argument(
-            '--generator-layers', type=positive_int,
-            help='depth of the generator: hidden layers for fc (default 3), stride-2 '
-                 'stages for conv and residual blocks for good (default: as many as bring '
-                 'the image size down to 4, e.g. 4 for 64 px)')
-        group.add_argument(
-            '--generator-channels', type=positive_int, default=64,
-            help='width of the generator: fc has 8 times as many units per hidden layer; '
-                 'conv and good have this many channels in the largest hidden map and twice '
-                 'as many per halving of resolution (default: %(default)s)')
-        group.add_argument(
-            '--generator-dropout', type=probability,
-            help='dropout probability between generator layers (default: no dropout)')
+        add_network_options(parser, 'generator')
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:
-        return Registry.build('generator', options.generator, options)
+        """The generator named by ``--generator``, on ``--device``."""
+        return build('generator', 'generator', options).to(device(options))
 
 
 with_option_parser(Generator.add_options)

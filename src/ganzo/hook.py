@@ -32,6 +32,7 @@ class Hook:
     @staticmethod
     def from_options(options: argparse.Namespace, model: str) -> list:
         """The hooks of ``model`` ('generator' or 'discriminator')."""
+        options = complete(options)
         return [Registry.build('hook', name, options)
                 for name in getattr(options, f'{model}_hooks')]
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzo.options import complete, component_option, non_negative_float, probability
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option, non_negative_float, probability
+from ganzo.registry import register, with_option_parser
 
 
 class Loss:
@@ -47,7 +47,7 @@ class Loss:
 
     @staticmethod
     def from_options(options: argparse.Namespace, discriminator: nn.Module):
-        return Registry.build('loss', options.loss, options, discriminator)
+        return build('loss', 'loss', options, discriminator)
 
 
 with_option_parser(Loss.add_options)

@@ -6,8 +6,8 @@ import argparse
 
 import torch
 
-from ganzo.options import complete, component_option, device, positive_int
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import build, complete, component_option, device, positive_int
+from ganzo.registry import register, with_option_parser
 
 
 class Noise:
@@ -22,7 +22,7 @@ class Noise:
 
     @staticmethod
     def from_options(options: argparse.Namespace):
-        return Registry.build('noise', options.noise, options)
+        return build('noise', 'noise', options)
 
 
 with_option_parser(Noise.add_options)

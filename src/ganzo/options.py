@@ -216,6 +216,13 @@ def complete(options: argparse.Namespace | None = None, **overrides: Any) -> arg
     return argparse.Namespace(**values)
 
 
+def build(namespace: str, option: str, options: argparse.Namespace, *args: Any) -> Any:
+    """The component of ``namespace`` named by the option ``option``, built as
+    ``Component(options, *args)``; missing options take their defaults."""
+    options = complete(options)
+    return Registry.build(namespace, getattr(options, option), options, *args)
+
+
 def saved(options: argparse.Namespace) -> dict[str, Any]:
     """What ``options.json`` holds: the resolved options and the Ganzo version."""
     values = {key: value for key, value in sorted(vars(options).items())
