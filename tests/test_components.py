@@ -26,11 +26,13 @@ load_components()
 
 @pytest.fixture(scope='module')
 def options(tmp_path_factory):
-    folder = make_image_folder(tmp_path_factory.mktemp('images'), classes=2, per_class=4)
+    folder = make_image_folder(tmp_path_factory.mktemp('images'), classes=2, per_class=40)
     return complete(data_dir=str(folder), model_dir=str(tmp_path_factory.mktemp('runs')),
                     experiment='components', device='cpu', image_size=8, batch_size=4,
                     state_size=8, generator_channels=4, discriminator_channels=4,
-                    max_batches_per_epoch=2, discriminator_hooks=['weight-clipper'])
+                    max_batches_per_epoch=2, discriminator_hooks=['weight-clipper'],
+                    feature_extractor='classifier', evaluation_samples=72,
+                    metrics_cache=str(tmp_path_factory.mktemp('metrics')))
 
 
 BUILDERS = {
@@ -40,11 +42,13 @@ BUILDERS = {
     'hook': lambda options: Hook.from_options(options, 'discriminator'),
     'statistics': lambda options: Statistics.from_options(options),
     'snapshot': lambda options: Snapshot.from_options(options),
-    'evaluation': lambda options: Evaluation.from_options(options),
+    'evaluation': lambda options: Evaluation.from_options(
+        options, Generator.from_options(options), Noise.from_options(options)),
 }
 OPTION = {'statistics': 'log', 'snapshot': 'save_images_as',
           'evaluation': 'evaluation_criterion', 'hook': 'discriminator_hooks'}
-NOT_BUILT_HERE = {'dataset', 'data', 'loss', 'game'}  # built below and in test_data.py
+# built below, in test_data.py and in test_metrics.py
+NOT_BUILT_HERE = {'dataset', 'data', 'loss', 'game', 'feature-extractor'}
 
 
 @pytest.mark.parametrize('namespace, name', [

@@ -119,6 +119,30 @@ def test_every_extractor_maps_images_to_features_and_logits(name, colors, real_f
     assert extractor.key.startswith(name)
 
 
+class Thumbnails(FeatureExtractor):
+    """A user's extractor: the images shrunk to 4 x 4 grey, 16 features, no logits."""
+
+    dim, has_logits, key = 16, False, 'thumbnails'
+
+    def __init__(self, options):
+        super().__init__()
+
+    def forward(self, images):
+        grey = torch.nn.functional.adaptive_avg_pool2d(images.mean(1, keepdim=True), 4)
+        return grey.flatten(1), None
+
+
+def test_a_plugin_extractor_scores_but_has_no_inception_score(real_folder, tmp_path,
+                                                              monkeypatch):
+    monkeypatch.setitem(Registry._components['feature-extractor'], 'thumbnails', Thumbnails)
+    options = metric_options(real_folder, tmp_path, feature_extractor='thumbnails')
+    images = at_most(image_folder(str(real_folder), options, '--generated-dir'), 72)
+    scores = Scorer(options, ['fid', 'kid', 'pr'], images).score_images()
+    assert abs(scores['fid']) < 1e-6 and scores['precision'] == scores['recall'] == 1
+    with pytest.raises(GanzoError, match='thumbnails has no class logits'):
+        Scorer(options, ['is'])
+
+
 def test_the_classifier_is_trained_once_then_loaded(real_folder, tmp_path, capsys):
     options = metric_options(real_folder, tmp_path)
     first = FeatureExtractor.from_options(options)

@@ -36,7 +36,7 @@ COMPONENT_MODULES = (
 # are left out of the experiment's default name, and the first three out of options.json.
 RUN_OPTIONS = ('restore', 'delete', 'from_json', 'experiment', 'model_dir', 'output_dir',
                'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
-               'log_file', 'save_images_as', 'sample_every')
+               'log_file', 'save_images_as', 'sample_every', 'metrics_cache')
 NOT_SAVED = RUN_OPTIONS[:3]
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
 
