@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
+from ganzo import distributed
 from ganzo.errors import GanzoError
 from ganzo.options import build, complete, component_option, non_negative_int, positive_int
 from ganzo.registry import Registry, register, with_option_parser
@@ -90,19 +91,20 @@ class SingleImageData:
         transform = image_transform(options.image_size, options.image_colors)
         dataset = Registry.build('dataset', options.dataset, options, transform)
         self.dataset: Dataset = filter_class(dataset, options.image_class, options.dataset)
-        size = len(self.dataset)  # type: ignore[arg-type]
-        if size < options.batch_size:
-            raise GanzoError(f'--batch-size {options.batch_size} is larger than the {size} '
-                             'images of the dataset: lower --batch-size')
         seed = int(torch.randint(2**62, ()))
         self.generator = torch.Generator().manual_seed(seed)
+        sampler = distributed.sampler(self.dataset, self.generator)
+        if len(sampler) < options.batch_size:
+            shard = 'of the dataset' if distributed.world_size() == 1 else 'that each process reads'
+            raise GanzoError(f'--batch-size {options.batch_size} is larger than the '
+                             f'{len(sampler)} images {shard}: lower --batch-size')
         # The loader draws a seed for its workers from its own generator, once per
         # iterator (once in all with persistent workers): keeping that apart makes
         # the order depend on self.generator alone.
         workers = options.loader_workers
         self.loader = DataLoader(
             self.dataset, batch_size=options.batch_size, drop_last=True,
-            sampler=RandomSampler(self.dataset, generator=self.generator),  # type: ignore[arg-type]
+            sampler=sampler,
             generator=torch.Generator().manual_seed(seed + 1), num_workers=workers,
             pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
 
