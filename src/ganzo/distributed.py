@@ -111,6 +111,7 @@ def launch(argv: list[str], processes: int) -> None:
     """Run ``python -m ganzo argv`` in ``processes`` processes on this machine,
     as ``torchrun --standalone --nproc-per-node=processes`` does; if one fails,
     the others are stopped and a ``GanzoError`` says which failed and how."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -121,6 +122,10 @@ def launch(argv: list[str], processes: int) -> None:
                           rdzv_endpoint='127.0.0.1:0', max_restarts=0)
     try:
         elastic_launch(config, sys.executable)('-m', 'ganzo', *argv)
+    except SignalException as error:  # the processes got the signal too, and stopped
+        if error.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise SystemExit(128 + error.sigval) from None
     except ChildFailedError as error:
         rank, failure = min(error.failures.items(), key=lambda item: item[1].timestamp)
         if failure.exitcode == 2:  # a user mistake, which that process has explained
@@ -334,20 +339,16 @@ def check_device(options: argparse.Namespace) -> torch.device:
 
 
 def prepare(options: argparse.Namespace, *models: nn.Module) -> list[nn.Module]:
-    """``models`` moved to ``--device``, and in a distributed run made to train
-    together: SyncBatchNorm on CUDA (each process keeps its own statistics on
-    the CPU, where PyTorch has no SyncBatchNorm), then DistributedDataParallel,
-    which averages the gradients. The modules given keep the same parameters,
-    so that checkpoints hold the plain models."""
-    chosen = device(options)
-    prepared = []
-    for model in models:
-        model.to(chosen)
-        if dist.is_initialized():
-            if chosen.type == 'cuda':
-                model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            model = nn.parallel.DistributedDataParallel(
-                model, device_ids=[torch.cuda.current_device()] if chosen.type == 'cuda' else None,
-                **NO_BUFFER_SYNC)
-        prepared.append(model)
-    return prepared
+    """``models`` (on ``--device``), made to train together in a distributed run:
+    SyncBatchNorm on CUDA (on the CPU, where PyTorch has none, each process keeps
+    its own batch statistics), then DistributedDataParallel, which averages the
+    gradients. The modules given keep their parameters and the names of their
+    weights: checkpoints and snapshots use them, the game the wrappers."""
+    if not dist.is_initialized():
+        return list(models)
+    cuda = device(options).type == 'cuda'
+    if cuda:
+        models = tuple(nn.SyncBatchNorm.convert_sync_batchnorm(model) for model in models)
+    return [nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.cuda.current_device()] if cuda else None, **NO_BUFFER_SYNC)
+        for model in models]

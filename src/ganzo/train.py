@@ -46,6 +46,8 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment, str]:
             options = parse(argv, base=experiment.read_options())
     if options.seed is None:
         options.seed = random.SystemRandom().randrange(2**31)
+    if not path_is_writable(experiment.path):
+        raise GanzoError(f'--model-dir {options.model_dir} is not writable: choose another')
     return options, experiment, action
 
 
@@ -67,8 +69,6 @@ def ask(experiment: Experiment) -> str:
 def train(argv: list[str]) -> None:
     options, experiment, action = distributed.from_rank_0(resolve, argv)
     with distributed.rank_0_first():
-        if not path_is_writable(experiment.path):
-            raise GanzoError(f'--model-dir {options.model_dir} is not writable: choose another')
         distributed.check_device(options)
         seed_everything(options.seed)
         data = Data.from_options(options)
