@@ -49,7 +49,7 @@ from ganzo.options import device, parse
 
 # DDP copies rank 0's buffers (batch normalisation statistics) to the others before
 # each forward unless told not to: SyncBatchNorm keeps them equal on CUDA, and on the
-# CPU each process keeps its own (rank 0's are saved). The flag was renamed in torch 2.14.
+# CPU each process keeps its own (rank 0's are saved). Recent torch renamed the flag.
 NO_BUFFER_SYNC = ({'forward_sync_buffers': False} if 'forward_sync_buffers' in
                   inspect.signature(nn.parallel.DistributedDataParallel).parameters
                   else {'broadcast_buffers': False})
@@ -97,10 +97,13 @@ def gpus(options: argparse.Namespace) -> int:
     """The number of processes ``--parallel`` starts: one per visible GPU."""
     chosen = device(options)
     count = torch.cuda.device_count()
-    if chosen.type != 'cuda' or count == 0:
-        raise GanzoError('--parallel starts one process per GPU and there is no GPU here: '
-                         'leave it out, or run several processes on the CPU with '
-                         'torchrun --nproc-per-node N -m ganzo ...')
+    on_the_cpu = 'to train with N processes on the CPU, run torchrun --nproc-per-node N -m ganzo'
+    if count == 0:
+        raise GanzoError(f'--parallel starts one process per GPU and there is no GPU here: '
+                         f'leave it out ({on_the_cpu} ...)')
+    if chosen.type != 'cuda':
+        raise GanzoError(f'--parallel starts one process per GPU: leave out --device '
+                         f'{options.device} or --parallel ({on_the_cpu} ...)')
     if chosen.index is not None:
         raise GanzoError(f'--device {options.device} names one GPU but --parallel uses all: '
                          'choose them with CUDA_VISIBLE_DEVICES and pass --device cuda')
@@ -109,8 +112,9 @@ def gpus(options: argparse.Namespace) -> int:
 
 def launch(argv: list[str], processes: int) -> None:
     """Run ``python -m ganzo argv`` in ``processes`` processes on this machine,
-    as ``torchrun --standalone --nproc-per-node=processes`` does; if one fails,
-    the others are stopped and a ``GanzoError`` says which failed and how."""
+    as ``torchrun --standalone --nproc-per-node=processes`` does. If one fails,
+    the others are stopped and one line says which failed and how (exit status 1),
+    unless it was a user mistake, which that process has told (exit status 2)."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -128,7 +132,7 @@ def launch(argv: list[str], processes: int) -> None:
         raise SystemExit(128 + error.sigval) from None
     except ChildFailedError as error:
         rank, failure = min(error.failures.items(), key=lambda item: item[1].timestamp)
-        if failure.exitcode == 2:  # a user mistake, which that process has explained
+        if failure.exitcode == 2:
             raise SystemExit(2) from None
         print(f'ganzo: error: rank {rank} of {processes} {exit_reason(failure.exitcode)}, '
               'so the others were stopped', file=sys.stderr)
@@ -208,7 +212,8 @@ def from_rank_0(function: Callable[..., Result], *args: Any) -> Result:
 @contextmanager
 def rank_0_first() -> Iterator[None]:
     """Rank 0 runs the block, then the others: a mistake in the options gives one
-    message (rank 0's; the others exit quietly), and a dataset is downloaded once."""
+    message (rank 0's; the others exit quietly), and a dataset that rank 0
+    downloads is there for the processes on its machine."""
     if not dist.is_initialized():
         yield
     elif is_main():
@@ -284,7 +289,7 @@ def seed_epoch(seed: int, epoch: int) -> None:
     the seed, the epoch and the rank: the processes draw different noise, and a
     run restored at the start of an epoch draws what it would have drawn."""
     if dist.is_initialized():
-        entropy = np.random.SeedSequence([seed, epoch, rank()]).generate_state(2, np.uint64)
+        entropy = np.random.SeedSequence([seed, epoch, rank()]).generate_state(1, np.uint64)
         seed_everything(int(entropy[0]) >> 1)
 
 
