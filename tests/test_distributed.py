@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from conftest import ROOT, assert_user_error, tiny_arguments
-from ganzo.distributed import ShardSampler, reason
+from ganzo.distributed import ShardSampler, reason, timeout
+from ganzo.errors import GanzoError
 from ganzo.train import main
 
 TIMEOUT = 240
@@ -211,3 +212,16 @@ def test_reason_is_the_gist_of_a_gloo_error():
     error = RuntimeError('[/pytorch/gloo/transport/tcp/pair.cc:545] Read error '
                          '[127.0.0.1]:32463: Connection reset by peer. This is typically...')
     assert reason(error) == 'Read error [127.0.0.1]:32463: Connection reset by peer'
+
+
+@pytest.mark.parametrize('value, seconds', [(None, 600), ('30', 30), ('0', None), ('x', None)])
+def test_parallel_timeout_comes_from_the_environment(monkeypatch, value, seconds):
+    if value is not None:
+        monkeypatch.setenv('GANZO_PARALLEL_TIMEOUT', value)
+    else:
+        monkeypatch.delenv('GANZO_PARALLEL_TIMEOUT', raising=False)
+    if seconds is None:
+        with pytest.raises(GanzoError, match='GANZO_PARALLEL_TIMEOUT'):
+            timeout()
+    else:
+        assert timeout().total_seconds() == seconds

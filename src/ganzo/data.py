@@ -83,7 +83,9 @@ class SingleImageData:
     The order of the images comes from ``self.generator``, seeded from the global
     torch RNG at construction and consumed only by the shuffle (one permutation
     per epoch): restoring ``state_dict()`` saved at the end of an epoch into a
-    freshly built object gives the same batches from the next epoch on.
+    freshly built object gives the same batches from the next epoch on. In a
+    distributed run every process draws the same order and reads its own shard
+    of it (``distributed.sampler``).
     """
 
     def __init__(self, options: argparse.Namespace) -> None:
