@@ -127,7 +127,8 @@ class SingleImageData:
 # Transforms and filtering
 
 class ConvertMode:
-    """Converts a PIL image (palette, RGBA, grey, CMYK...) to ``mode``, 'L' or 'RGB'."""
+    """Converts a PIL image (palette, RGBA, grey, 16-bit grey, CMYK...) to ``mode``,
+    'L' or 'RGB'."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -135,6 +136,8 @@ class ConvertMode:
     def __call__(self, image: Image.Image) -> Image.Image:
         if image.mode == 'P' and 'transparency' in image.info:
             image = image.convert('RGBA')
+        if image.mode in ('I', 'I;16', 'I;16B', 'I;16L'):  # 16-bit grey: scale, do not clip
+            image = image.convert('I').point(lambda value: value / 257).convert('L')
         return image if image.mode == self.mode else image.convert(self.mode)
 
     def __repr__(self) -> str:
@@ -242,12 +245,12 @@ def folder_dataset(options: argparse.Namespace, transform: Transform) -> Dataset
                           is_valid_file=is_valid_file, allow_empty=True)
     if dataset.classes == ['']:
         dataset.classes, dataset.class_to_idx = [root.name], {root.name: 0}
-    if skipped:
-        warnings.warn(f'--data-dir {root}: skipped {skipped} files that are not readable '
-                      'images', stacklevel=2)
+    unreadable = f'skipped {skipped} files that are not readable images'
     if not dataset.samples:
-        raise GanzoError(f'--data-dir {root} holds no images: put image files in it, '
-                         'or in one sub-folder per class')
+        raise GanzoError(f'--data-dir {root} holds no images{f" ({unreadable})" * bool(skipped)}'
+                         ': put image files in it, or in one sub-folder per class')
+    if skipped:
+        warnings.warn(f'--data-dir {root}: {unreadable}', stacklevel=2)
     return dataset
 
 

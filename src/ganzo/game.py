@@ -159,8 +159,15 @@ class StandardGame:
                           for name, hooks in self.hooks.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator_optimizer.load_state_dict(state['generator_optimizer'])
-        self.discriminator_optimizer.load_state_dict(state['discriminator_optimizer'])
+        """The saved state, with the learning rates and betas of the options:
+        ``--restore --generator-lr 1e-5`` trains on with the new rate."""
+        for name in ('generator_optimizer', 'discriminator_optimizer'):
+            optimizer = getattr(self, name)
+            settings = [{key: group[key] for key in ('lr', 'betas')}
+                        for group in optimizer.param_groups]
+            optimizer.load_state_dict(state[name])
+            for group, setting in zip(optimizer.param_groups, settings):
+                group.update(setting)
         for name, hooks in self.hooks.items():
             for hook, hook_state in zip(hooks, state['hooks'][name]):
                 hook.load_state_dict(hook_state)

@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.utils import make_grid, save_image
 
 from ganzo.errors import GanzoError
-from ganzo.experiment import atomic_write, run_directory
+from ganzo.experiment import run_directory, write_or_warn
 from ganzo.options import build, complete, component_option, positive_int
 from ganzo.registry import register, with_option_parser
 
@@ -104,12 +104,13 @@ class NoiseSnapshot:
 
 @register('snapshot', 'folder', default=True)
 class FolderSnapshot(NoiseSnapshot):
-    """PNG grids in <output-dir>/<experiment>/samples/epoch-NNNN.png."""
+    """PNG grids in <output-dir>/<experiment>/samples/epoch-NNNN.png. A sample
+    that cannot be written (no space, no permission) is a warning: training goes on."""
 
     def write(self, epoch: int, images: torch.Tensor) -> None:
         picture = grid(images)
-        atomic_write(self.directory / 'samples' / f'epoch-{epoch:04d}.png',
-                     lambda file: save_image(picture, file, format='png'))
+        write_or_warn(self.directory / 'samples' / f'epoch-{epoch:04d}.png',
+                      lambda file: save_image(picture, file, format='png'))
 
 
 @register('snapshot', 'tensorboard')

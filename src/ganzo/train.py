@@ -17,7 +17,7 @@ from ganzo import distributed
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
 from ganzo.distributed import SharedExperiment
-from ganzo.errors import GanzoError
+from ganzo.errors import GanzoError, one_line, one_line_warnings
 from ganzo.evaluation import Evaluation
 from ganzo.experiment import Experiment, seed_everything
 from ganzo.game import Game
@@ -25,6 +25,7 @@ from ganzo.generator import Generator
 from ganzo.loss import Loss
 from ganzo.noise import Noise
 from ganzo.options import check_experiment_name, experiment_name, parse, path_is_writable
+from ganzo.safeguards import StopSignals, check_finite
 from ganzo.snapshot import Snapshot
 from ganzo.statistics import Statistics
 
@@ -36,6 +37,7 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment, str]:
     (saved options, overridden by the command line), 'restore-new' (the new
     options) or 'delete'."""
     options = parse(argv)
+    model_dir = options.model_dir
     options.experiment = experiment_name(options)
     check_experiment_name(options.experiment)
     experiment = SharedExperiment(options)
@@ -44,6 +46,7 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment, str]:
         action = 'delete' if options.delete else 'restore' if options.restore else ask(experiment)
         if action == 'restore':
             options = parse(argv, base=experiment.read_options())
+            options.experiment, options.model_dir = experiment.path.name, model_dir
     if options.seed is None:
         options.seed = random.SystemRandom().randrange(2**31)
     if not path_is_writable(experiment.path):
@@ -86,37 +89,43 @@ def train(argv: list[str]) -> None:
     checkpointed = dict(generator=generator, discriminator=discriminator, game=game,
                         snapshot=snapshot, evaluation=evaluation, data=data)
 
+    last = experiment.restore(checkpointed) if action.startswith('restore') else 0
     if action == 'delete':
         experiment.delete()
     experiment.write_options(options)
-    last = experiment.restore(checkpointed) if action.startswith('restore') else 0
     if last and distributed.is_main():
         print(f'ganzo: restored {experiment.path} after epoch {last}', file=sys.stderr)
 
-    for epoch in range((options.start_epoch or last + 1), options.epochs + 1):
-        distributed.seed_epoch(options.seed, epoch)
-        statistics.start_epoch(epoch, game.batches(data))
-        losses = distributed.mean(game.run_epoch(data, noise, statistics.update))
-        losses.update(evaluation.evaluate(epoch))
-        statistics.log(losses)
-        snapshot.save(epoch, data, noise, generator)
-        if evaluation.has_improved(losses):
-            experiment.save_models(generator=generator, discriminator=discriminator)
-        experiment.save_checkpoint(epoch, checkpointed)
+    with StopSignals(last) as stop:  # SIGINT, SIGTERM: stop at the end of a batch
+        for epoch in range((options.start_epoch or last + 1), options.epochs + 1):
+            distributed.seed_epoch(options.seed, epoch)
+            statistics.start_epoch(epoch, game.batches(data))
+            losses = distributed.mean(
+                game.run_epoch(data, noise, stop.checking(statistics.update)))
+            check_finite(epoch, losses, checkpointed)
+            losses.update(evaluation.evaluate(epoch))
+            statistics.log(losses)
+            snapshot.save(epoch, data, noise, generator)
+            if evaluation.has_improved(losses):
+                experiment.save_models(generator=generator, discriminator=discriminator)
+            experiment.save_checkpoint(epoch, checkpointed)
+            stop.saved(epoch)
     statistics.close()
 
 
 def run(command: Callable[[list[str]], None], argv: list[str] | None = None,
         prog: str = 'ganzo') -> None:
-    """Run ``command``: user mistakes end it with one line on stderr and status 2."""
+    """Run ``command``: user mistakes end it with one line on stderr and status
+    2; interruptions with one line and 128 + the signal number."""
     try:
-        command(sys.argv[1:] if argv is None else argv)
+        with one_line_warnings(prog):
+            command(sys.argv[1:] if argv is None else argv)
     except GanzoError as error:
-        print(f'{prog}: error: {error}', file=sys.stderr)
+        print(f'{prog}: error: {one_line(error)}', file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print(f'\n{prog}: interrupted', file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt as interrupt:
+        print(f'\n{prog}: {str(interrupt) or "interrupted"}', file=sys.stderr)
+        sys.exit(getattr(interrupt, 'status', 130))
 
 
 def main(argv: list[str] | None = None) -> None:
