@@ -380,8 +380,9 @@ def train(*arguments) -> int:
 def test_ganzo_trains_each_translation_format(pairs_dir, image_folder, tmp_path, data_format):
     data_dir = pairs_dir if data_format == 'pair-of-images' else image_folder
     arguments = translate_arguments(data_dir, tmp_path, data_format=data_format,
-                                    test_fraction=0.25, evaluation_criterion='l1',
-                                    log='file', jitter=True, scale_factor=2)
+                                    test_fraction=0.375, evaluation_criterion='l1',
+                                    log='file', jitter=True, scale_factor=2,
+                                    snapshot_size=3)  # more than --batch-size: pairs are data
     assert train(*arguments) == 0
     run_dir = tmp_path / 'tiny'
     lines = [json.loads(line) for line in (run_dir / 'statistics.log').read_text().splitlines()]
@@ -389,7 +390,7 @@ def test_ganzo_trains_each_translation_format(pairs_dir, image_folder, tmp_path,
     assert all(0 <= line['test_l1'] <= 1 and line['test_psnr'] > 0 for line in lines)
     assert (run_dir / 'generator.pt').exists()
     with Image.open(run_dir / 'samples' / 'epoch-0002.png') as picture:
-        assert picture.size == (2 + 3 * 10, 2 + 2 * 10)  # 2 triptychs (--batch-size 2), 8 px
+        assert picture.size == (2 + 3 * 10, 2 + 3 * 10)  # 3 triptychs of 8 px images
 
 
 def test_restored_translation_run_ends_like_an_uninterrupted_one(pairs_dir, tmp_path):
