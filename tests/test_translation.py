@@ -5,6 +5,8 @@ component marked ``translation = True`` is trained here with the translate game.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from argparse import Namespace
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from conftest import SHARED_DATA, assert_user_error, run_ganzo, tiny_arguments
+from conftest import ROOT, SHARED_DATA, assert_user_error, run_ganzo, tiny_arguments
 from ganzo.data import Data, PairOfImagesData, input_colors
 from ganzo.discriminator import PatchGAN
 from ganzo.errors import GanzoError
@@ -439,3 +441,20 @@ def test_facades_label_maps_are_the_right_halves():
     # label maps are flat colours (mostly the blue of the wall), photos are not
     assert inputs[:, 2].mean() > targets[:, 2].mean()
     assert len(data.dataset) == 106
+
+
+def test_baselines_script(tmp_path):
+    for index in range(8):
+        pair_image(tmp_path / 'pairs' / f'{index}.png')
+    options = tmp_path / 'options.json'
+    options.write_text(json.dumps({'data_format': 'pair-of-images',
+                                   'data_dir': str(tmp_path / 'pairs'),
+                                   'test_fraction': 0.25, 'image_size': 8, 'batch_size': 2}))
+    result = subprocess.run([sys.executable, str(ROOT / 'experiments' / 'translation_baselines.py'),
+                             str(options)], capture_output=True, text=True, timeout=120,
+                            env={'PYTHONPATH': str(ROOT / 'src'), 'OMP_NUM_THREADS': '1'})
+    assert result.returncode == 0, result.stderr
+    numbers = json.loads(result.stdout)
+    # red inputs, blue targets: the mean target is exact, the input is off by 2/3 of the range
+    assert numbers['mean']['test_l1'] < 1e-6
+    assert numbers['input']['test_l1'] == pytest.approx(2 / 3, abs=0.05)
