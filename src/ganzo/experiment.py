@@ -254,10 +254,10 @@ class Experiment:
     def restore(self, components: dict[str, Any]) -> int:
         """Load the last checkpoint into ``components``; the epoch it ended
         (0 without a checkpoint: the run stopped before its first epoch ended)."""
-        path = self.path / CHECKPOINT
-        if not os.path.lexists(path):
+        state = self.read_checkpoint()
+        if state is None:
             return 0
-        state = load(path)
+        path = self.path / CHECKPOINT
         for name in ('epoch', 'rng', *components):
             if name not in state:
                 raise GanzoError(f'{path} has no saved {name}: it does not match the options')
@@ -265,6 +265,11 @@ class Experiment:
             load_state(component, state[name], name, path)
         load_state(_RandomGenerators, state['rng'], 'rng', path)
         return int(state['epoch'])
+
+    def read_checkpoint(self) -> dict[str, Any] | None:
+        """The last checkpoint, None if there is none yet."""
+        path = self.path / CHECKPOINT
+        return load(path) if os.path.lexists(path) else None
 
     def save_models(self, **models: torch.nn.Module) -> None:
         """``<name>.pt`` with the weights of each model (the best ones so far)."""
