@@ -19,6 +19,7 @@ import os
 import pickle
 import random
 import shutil
+import struct
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -95,7 +96,7 @@ def load(path: Path) -> dict[str, Any]:
     except pickle.UnpicklingError:
         raise GanzoError(f'{path} is not a Ganzo checkpoint (it holds code or objects that '
                          'are not weights): refusing to load it') from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
+    except (RuntimeError, EOFError, ValueError, OSError, struct.error) as error:
         raise GanzoError(f'{path} is corrupt or truncated ({str(error).splitlines()[0]}): '
                          'delete it or restore from a copy') from None
     if not isinstance(state, dict):
