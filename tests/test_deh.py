@@ -299,6 +299,39 @@ def test_translation_keeps_the_file_names(translator, tmp_path):
     assert np.array_equal(pixels(single / '2.png'), pixels(folder / 'class1' / '2.png'))
 
 
+class Colorizer(TinyTranslator):
+    """A translation generator from ``B x 1 x H x W`` grey images to colour ones."""
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.convolution = nn.Conv2d(1, 3, 3, padding=1)
+
+
+class ColorizationData:
+    """A translation data format whose inputs have one channel."""
+
+    @staticmethod
+    def input_colors(options):
+        return 1
+
+
+def test_translation_inputs_have_the_channels_of_the_data_format(translator, tmp_path,
+                                                                 monkeypatch):
+    run_dir, _ = translator
+    monkeypatch.setitem(Registry._components['generator'], 'colorizer', Colorizer)
+    monkeypatch.setitem(Registry._components['data'], 'tiny-colorization', ColorizationData)
+    generator = Colorizer(None)
+    torch.save({'ganzo_version': '0.1.0', 'state_dict': generator.state_dict()},
+               run_dir / 'generator.pt')
+    inputs = make_image_folder(tmp_path / 'inputs', classes=1, per_class=2, size=8)
+    folder = deh(*experiment_arguments(run_dir), '--generator', 'colorizer',
+                 '--data-format', 'tiny-colorization', '--input', inputs)
+    image = image_transform(8, 1)(Image.open(inputs / 'class0' / '1.png'))
+    assert image.shape == (1, 8, 8)
+    expected = np.asarray(to_image(generate(generator, image[None])[0]), dtype=np.int16)
+    assert np.array_equal(pixels(folder / 'class0' / '1.png'), expected)
+
+
 def test_translation_generator_exports(translator, tmp_path):
     run_dir, generator = translator
     code, _, stderr = run(*experiment_arguments(run_dir), '--export', tmp_path / 't.pt')

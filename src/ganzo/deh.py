@@ -21,8 +21,10 @@ options used (the seed included), and:
   ``z_i``, a row of K images along the great circle (spherical interpolation)
   from ``z_i`` to ``z_{i+1}`` (the last row back to ``z_1``), ``RRRR-KK.png``
   and ``grid.png`` with one row per latent point;
-* ``--input`` (translation experiments): the translation of each image of a
-  file or folder, under the same relative name.
+* ``--input`` (translation experiments, whose generator takes images): the
+  translation of each image of a file or folder, under the same relative name;
+  images are read as in training (``--image-size``), with the data format's
+  input channels (grey for colorization).
 
 ``--export PATH`` writes the generator as TorchScript (and ONNX) instead; see
 ``ganzo.export``. Weights: the best ones (``generator.pt``), or those of the
@@ -47,7 +49,7 @@ from torchvision.utils import save_image
 from tqdm import tqdm
 
 import ganzo
-from ganzo.data import _load_image, _readable_image, image_transform
+from ganzo.data import Transform, _load_image, _readable_image, image_transform
 from ganzo.errors import GanzoError
 from ganzo.experiment import (
     CHECKPOINT,
@@ -302,13 +304,14 @@ def sample(options: argparse.Namespace, experiment: TrainedExperiment,
 
 # Translation
 
-def input_transform(options: argparse.Namespace):
-    """PIL image -> the generator's input ``C x H x W``: the data format's
-    ``input_transform(options)`` if it has one, otherwise the training images'
-    transform (``--image-size``, ``--image-colors``)."""
-    custom = getattr(Registry.get('data', options.data_format), 'input_transform', None)
-    return custom(options) if custom else image_transform(options.image_size,
-                                                           options.image_colors)
+def input_transform(options: argparse.Namespace) -> Transform:
+    """PIL image -> the generator's input ``C x H x W`` in [-1, 1], as the training
+    images (``--image-size``), with the channels of the data format's
+    ``input_colors(options)`` if it has one (1 for colorization), otherwise
+    ``--image-colors``."""
+    data = Registry.get('data', options.data_format)
+    colors = data.input_colors(options) if hasattr(data, 'input_colors') else options.image_colors
+    return image_transform(options.image_size, colors)
 
 
 def input_images(path: Path) -> list[Path]:
