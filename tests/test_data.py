@@ -319,7 +319,8 @@ def test_lsun_needs_lmdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_every_dataset_is_tested() -> None:
     assert set(Registry.names('dataset')) == TESTED
     assert Registry.default('dataset') == 'folder'
-    assert Registry.names('data') == ['single-image']
+    assert Registry.names('data') == ['colorization', 'pair-of-images', 'single-image',
+                                      'super-resolution']  # see test_translation.py
 
 
 def test_state_dict() -> None:

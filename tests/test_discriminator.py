@@ -10,7 +10,9 @@ from ganzo.generator import ConvGenerator
 from ganzo.options import OptionParser, complete
 from ganzo.registry import Registry
 
-NAMES = Registry.names('discriminator')
+# Noise-to-image components; translation ones (translation = True) are in test_translation.py.
+NAMES = [name for name in Registry.names('discriminator')
+         if not getattr(Registry.get('discriminator', name), 'translation', False)]
 CLASSES = {'fc': FCDiscriminator, 'conv': ConvDiscriminator, 'good': GoodDiscriminator}
 
 

@@ -4,7 +4,9 @@ without a sigmoid (the losses apply what they need).
 
 * ``fc`` (``FCDiscriminator``): a multilayer perceptron;
 * ``conv`` (``ConvDiscriminator``, the default): DCGAN;
-* ``good`` (``GoodDiscriminator``): the ResNet critic of WGAN-GP.
+* ``good`` (``GoodDiscriminator``): the ResNet critic of WGAN-GP;
+* ``patch-gan`` (``PatchGAN``): the PatchGAN of pix2pix, which scores (input,
+  output) pairs patch by patch (``translation = True``: for the ``translate`` game).
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ import argparse
 import torch
 from torch import nn
 
-from ganzo.generator import dropout_layers, init_dcgan_weights, resnet_width, resolution_stages
-from ganzo.options import build, complete, component_option, device, positive_int, probability
+from ganzo.errors import GanzoError
+from ganzo.generator import (
+    add_network_options,
+    dropout_layers,
+    init_dcgan_weights,
+    resnet_width,
+    resolution_stages,
+)
+from ganzo.options import build, complete, device
 from ganzo.registry import register, with_option_parser
 
 
@@ -134,6 +143,56 @@ class GoodDiscriminator(nn.Module):
         return self.output(self.blocks(self.input(images)).flatten(1)).view(-1)
 
 
+@register('discriminator', 'patch-gan')
+class PatchGAN(nn.Module):
+    """The PatchGAN of pix2pix (Isola et al. 2017, https://arxiv.org/abs/1611.07004),
+    for image-to-image translation: it sees an input and an output stacked on the
+    channels, ``B x (I + C) x H x W`` (``I`` the input colors of ``--data-format``,
+    ``C = --image-colors``), and gives a map ``B x 1 x H' x W'`` of logits, one
+    per overlapping patch (``H' = H / 2**n - 2``).
+
+    ``n = --discriminator-layers`` 4x4 stride-2 Conv2d (default: 3, fewer for
+    images smaller than 24 px), then a stride-1 one, each with LeakyReLU 0.2 and
+    BatchNorm on all but the first; ``--discriminator-channels`` after the first
+    and twice as many per layer, at most 8 times as many; a last stride-1 Conv2d
+    gives the logits. With the default 3 layers a patch is 70x70 pixels.
+    Dropout2d (``--discriminator-dropout``) follows each activation.
+    Marked ``translation = True``: it belongs to the ``translate`` game.
+    """
+
+    translation = True
+    default_layers = 3
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        from ganzo.data import input_colors
+        options = complete(options)
+        super().__init__()
+        layers, size = options.discriminator_layers, options.image_size
+        if layers is None:
+            layers = max(1, min(self.default_layers, (size // 3).bit_length() - 1))
+        if size >> layers < 3:
+            raise GanzoError(f'--image-size {size} is too small for patch-gan with '
+                             f'--discriminator-layers {layers}: it needs at least '
+                             f'{3 << layers} px; use fewer layers or larger images')
+        channels, dropout = options.discriminator_channels, options.discriminator_dropout
+        widths = [channels * 2 ** min(layer, 3) for layer in range(layers + 1)]
+        modules: list[nn.Module] = [
+            nn.Conv2d(input_colors(options) + options.image_colors, channels, 4, 2, 1),
+            nn.LeakyReLU(0.2), *dropout_layers(dropout, nn.Dropout2d)]
+        for layer in range(1, layers + 1):
+            modules += [nn.Conv2d(widths[layer - 1], widths[layer], 4, 2 if layer < layers else 1,
+                                  1, bias=False),
+                        nn.BatchNorm2d(widths[layer]), nn.LeakyReLU(0.2),
+                        *dropout_layers(dropout, nn.Dropout2d)]
+        modules.append(nn.Conv2d(widths[layers], 1, 4, 1, 1))
+        self.layers = nn.Sequential(*modules)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
+        """``B x (I + C) x H x W`` pairs to ``B x 1 x H' x W'`` logits."""
+        return self.layers(pairs)
+
+
 class Discriminator:
     """Builds the discriminator named by ``--discriminator``."""
 
@@ -141,21 +200,7 @@ class Discriminator:
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
         if not train:
             return
-        group = parser.add_argument_group('discriminator')
-        component_option(group, 'discriminator', 'discriminator architecture')
-        group.add_argument(
-            '--discriminator-layers', type=positive_int,
-            help='depth of the discriminator: hidden layers for fc (default 3), stride-2 '
-                 'stages for conv and residual blocks for good (default: as many as bring '
-                 'the image size down to 4, e.g. 4 for 64 px)')
-        group.add_argument(
-            '--discriminator-channels', type=positive_int, default=64,
-            help='width of the discriminator: fc has 8 times as many units per hidden '
-                 'layer; conv and good have this many channels in the largest hidden map '
-                 'and twice as many per halving of resolution (default: %(default)s)')
-        group.add_argument(
-            '--discriminator-dropout', type=probability,
-            help='dropout probability between discriminator layers (default: no dropout)')
+        add_network_options(parser, 'discriminator')
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:

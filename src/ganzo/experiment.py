@@ -6,20 +6,24 @@
 * ``checkpoint.pt``: the whole training state after the last completed epoch;
 * ``generator.pt``, ``discriminator.pt``: the weights of the best models.
 
-Every file is written atomically (a temporary file, then ``os.replace``) and
-checkpoints are loaded with ``torch.load(..., weights_only=True)``: a
-checkpoint is data, never code.
+Every file is written atomically (a temporary file, then ``os.replace``): a
+write that fails or is killed leaves the previous file as it was. Checkpoints
+are loaded with ``torch.load(..., weights_only=True)``: a checkpoint is data,
+never code.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import pickle
 import random
+import re
 import shutil
 import struct
+import sys
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -33,6 +37,8 @@ from ganzo.errors import GanzoError
 
 CHECKPOINT = 'checkpoint.pt'
 OPTIONS = 'options.json'
+# The temporary files of atomic_write: '.<name>.' and 8 characters from mkstemp.
+TEMPORARY = re.compile(r'\.[^/]+\.(pt|json|png)\.[a-z0-9_]{8}')
 
 
 def run_directory(options: argparse.Namespace, root: str = 'output_dir') -> Path:
@@ -57,6 +63,62 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = 'wb') -> 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; elsewhere a no-op)."""
+    if hasattr(os, 'O_DIRECTORY'):
+        try:
+            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        except OSError:
+            pass
+
+
+def write_or_stop(path: Path, write: Callable[[Any], None], mode: str = 'wb') -> None:
+    """``atomic_write``, where failing to write (no space, no permission) is a
+    ``GanzoError`` saying that the previous file is intact."""
+    try:
+        atomic_write(path, write, mode)
+    except OSError as error:
+        raise GanzoError(f'cannot write {path} ({error.strerror or error}): the previous '
+                         f'{path.name}, if any, is intact; free some space or fix the '
+                         'permissions, then run again with --restore') from None
+
+
+def write_or_warn(path: Path, write: Callable[[Any], None], mode: str = 'wb') -> None:
+    """``atomic_write`` for files that training can do without (samples, logs):
+    failing to write is a warning on stderr, and training goes on."""
+    try:
+        atomic_write(path, write, mode)
+    except OSError as error:
+        warn(f'cannot write {path} ({error.strerror or error}); training goes on')
+
+
+def warn(message: str) -> None:
+    print(f'ganzo: warning: {message}', file=sys.stderr, flush=True)
+
+
+def serialized(state: Any) -> bytes:
+    """``state`` as ``torch.save`` writes it. Saving into memory first makes a
+    failing disk an ``OSError`` with its reason, not an obscure torch error."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Remove the temporary files that a killed ``atomic_write`` left in
+    ``folder`` and its ``samples`` folder."""
+    for directory in (folder, folder / 'samples'):
+        if directory.is_dir():
+            for entry in directory.iterdir():
+                if TEMPORARY.fullmatch(entry.name) and entry.is_file():
+                    entry.unlink(missing_ok=True)
 
 
 def rng_state() -> dict[str, Any]:
@@ -97,15 +159,21 @@ def load(path: Path) -> dict[str, Any]:
         raise GanzoError(f'{path} is not a Ganzo checkpoint (it holds code or objects that '
                          'are not weights): refusing to load it') from None
     except (RuntimeError, EOFError, ValueError, OSError, struct.error) as error:
-        raise GanzoError(f'{path} is corrupt or truncated ({str(error).splitlines()[0]}): '
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise GanzoError(f'{path} is corrupt or truncated ({reason}): '
                          'delete it or restore from a copy') from None
     if not isinstance(state, dict):
         raise GanzoError(f'{path} is not a Ganzo checkpoint')
-    version = state.get('ganzo_version', '0')
+    check_version(state, path)
+    return state
+
+
+def check_version(values: dict[str, Any], path: Path) -> None:
+    """A ``GanzoError`` if ``values`` were written by a newer Ganzo."""
+    version = values.get('ganzo_version', '0')
     if _version(version) > _version(ganzo.__version__):
         raise GanzoError(f'{path} was written by ganzo {version}, newer than this ganzo '
                          f'{ganzo.__version__}: upgrade ganzo')
-    return state
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -116,9 +184,9 @@ def load_state(component: Any, state: dict, name: str, path: Path) -> None:
     """``component.load_state_dict(state)``, with a clear error if they do not match."""
     try:
         component.load_state_dict(state)
-    except (RuntimeError, KeyError, ValueError, TypeError) as error:
-        raise GanzoError(f'{path}: the saved {name} does not match the options '
-                         f'({str(error).splitlines()[0].strip()}): '
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as error:
+        reason = ' '.join(' '.join(str(error).splitlines()[:2]).split())  # torch's first problem
+        raise GanzoError(f'{path}: the saved {name} does not match the options ({reason}): '
                          'use the options the experiment was trained with') from None
 
 
@@ -130,47 +198,93 @@ class Experiment:
 
     @property
     def exists(self) -> bool:
-        return (self.path / OPTIONS).is_file()
+        """Whether the run directory holds a run (its ``options.json``); a
+        ``GanzoError`` if it is something else, which Ganzo must not write into."""
+        if (self.path / OPTIONS).is_file():
+            return True
+        if self.path.is_dir() and all(TEMPORARY.fullmatch(entry.name)
+                                      for entry in self.path.iterdir()):
+            return False
+        if os.path.lexists(self.path):
+            raise GanzoError(f'{self.path} exists and is not a Ganzo run (it has no {OPTIONS}): '
+                             'choose another --experiment or --model-dir')
+        return False
 
     def read_options(self) -> dict[str, Any]:
         from ganzo.options import read_json
-        return read_json(self.path / OPTIONS)
+        values = read_json(self.path / OPTIONS)
+        check_version(values, self.path / OPTIONS)
+        return values
 
     def write_options(self, options: argparse.Namespace) -> None:
+        """Write ``options.json``, first removing what a killed run left behind."""
         from ganzo.options import saved
+        remove_temporaries(self.path)
         text = json.dumps(saved(options), indent=2, sort_keys=True) + '\n'
-        atomic_write(self.path / OPTIONS, lambda file: file.write(text), mode='w')
+        write_or_stop(self.path / OPTIONS, lambda file: file.write(text), mode='w')
 
     def delete(self) -> None:
-        """Delete the run directory, which must look like a Ganzo run."""
-        if not self.exists:
-            raise GanzoError(f'{self.path} has no {OPTIONS}: it does not look like a Ganzo '
-                             'run, so --delete leaves it alone')
-        shutil.rmtree(self.path)
+        """Delete the run directory, which must look like a Ganzo run: a real
+        folder whose ``options.json`` was written by Ganzo."""
+        try:
+            looks_like_a_run = 'ganzo_version' in self.read_options()
+        except GanzoError:
+            looks_like_a_run = False
+        if not looks_like_a_run or self.path.is_symlink():
+            raise GanzoError(f'{self.path} does not look like a Ganzo run (a folder whose '
+                             f'{OPTIONS} Ganzo wrote), so --delete leaves it alone: delete it '
+                             'yourself if you mean to')
+        # options.json goes last: a deletion cut short still looks like a run, to delete again.
+        for entry in self.path.iterdir():
+            if entry.name != OPTIONS:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        (self.path / OPTIONS).unlink()
+        self.path.rmdir()
 
     def save_checkpoint(self, epoch: int, components: dict[str, Any]) -> None:
         """The whole training state after ``epoch``: each component's
         ``state_dict()`` and every random number generator."""
         state = {'ganzo_version': ganzo.__version__, 'epoch': epoch, 'rng': rng_state(),
                  **{name: component.state_dict() for name, component in components.items()}}
-        atomic_write(self.path / CHECKPOINT, partial(torch.save, state))
+        data = serialized(state)
+        write_or_stop(self.path / CHECKPOINT, partial(_write_bytes, data))
 
     def restore(self, components: dict[str, Any]) -> int:
         """Load the last checkpoint into ``components``; the epoch it ended
         (0 without a checkpoint: the run stopped before its first epoch ended)."""
-        path = self.path / CHECKPOINT
-        if not path.exists():
+        state = self.read_checkpoint()
+        if state is None:
             return 0
-        state = load(path)
-        for name, component in components.items():
+        path = self.path / CHECKPOINT
+        for name in ('epoch', 'rng', *components):
             if name not in state:
                 raise GanzoError(f'{path} has no saved {name}: it does not match the options')
+        for name, component in components.items():
             load_state(component, state[name], name, path)
-        set_rng_state(state['rng'])
+        load_state(_RandomGenerators, state['rng'], 'rng', path)
         return int(state['epoch'])
+
+    def read_checkpoint(self) -> dict[str, Any] | None:
+        """The last checkpoint, None if there is none yet."""
+        path = self.path / CHECKPOINT
+        return load(path) if os.path.lexists(path) else None
 
     def save_models(self, **models: torch.nn.Module) -> None:
         """``<name>.pt`` with the weights of each model (the best ones so far)."""
         for name, model in models.items():
-            weights = {'ganzo_version': ganzo.__version__, 'state_dict': model.state_dict()}
-            atomic_write(self.path / f'{name}.pt', partial(torch.save, weights))
+            data = serialized({'ganzo_version': ganzo.__version__,
+                               'state_dict': model.state_dict()})
+            write_or_stop(self.path / f'{name}.pt', partial(_write_bytes, data))
+
+
+def _write_bytes(data: bytes, file: Any) -> None:
+    file.write(data)
+
+
+class _RandomGenerators:
+    """The random number generators, as a component with ``load_state_dict``."""
+
+    load_state_dict = staticmethod(set_rng_state)

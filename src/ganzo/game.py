@@ -10,6 +10,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ganzo.errors import GanzoError
 from ganzo.hook import Hook
 from ganzo.options import (
     beta,
@@ -20,7 +21,7 @@ from ganzo.options import (
     positive_float,
     positive_int,
 )
-from ganzo.registry import register, with_option_parser
+from ganzo.registry import Registry, register, with_option_parser
 
 # progress(images in the batch, read_losses): read_losses() returns the running
 # means of the losses; calling it waits for the device, so call it sparingly.
@@ -88,6 +89,8 @@ class StandardGame:
     steps the discriminator computes no gradients for its own weights.
     Optimizers are Adam with ``--*-lr``, ``--beta1``, ``--beta2``."""
 
+    translation = False
+
     def __init__(self, options: argparse.Namespace, generator: nn.Module,
                  discriminator: nn.Module, loss, hooks: dict[str, list] | None = None) -> None:
         options = complete(options)
@@ -103,6 +106,7 @@ class StandardGame:
             discriminator.parameters(), lr=options.discriminator_lr, betas=betas)
         self.hooks = hooks if hooks is not None else {
             model: Hook.from_options(options, model) for model in ('generator', 'discriminator')}
+        check_components(self, options, generator, discriminator, loss)
 
     def batches(self, data: Iterable) -> int:
         """Batches in one epoch of ``data``."""
@@ -113,21 +117,27 @@ class StandardGame:
         """Train on one epoch of ``data`` (batches of ``(images, labels)``);
         returns the mean of each loss over the epoch."""
         losses = RunningMeans()
-        for step, (real, labels) in enumerate(islice(data, self.batches(data)), start=1):
-            real = real.to(self.device, non_blocking=True)
-            labels = labels.to(self.device, non_blocking=True)
+        for step, batch in enumerate(islice(data, self.batches(data)), start=1):
+            batch = [part.to(self.device, non_blocking=True) for part in batch]
             generator_turn = step % self.discriminator_iterations == 0
             with torch.set_grad_enabled(generator_turn):
-                fake = self.generator(noise.sample(real.shape[0]))
+                real, fake, labels = self.samples(batch, noise)
             losses.add('discriminator', self.train_discriminator(real, fake.detach(), labels))
             if generator_turn:
                 for iteration in range(self.generator_iterations):
                     if iteration > 0:
-                        fake = self.generator(noise.sample(real.shape[0]))
+                        fake = self.samples(batch, noise)[1]
                     losses.add('generator', self.train_generator(fake, labels))
             if progress is not None:
                 progress(real.shape[0], losses.read)
         return losses.read()
+
+    def samples(self, batch: list[torch.Tensor], noise
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Real data, generated data and labels for the losses, from a batch
+        ``(images, labels)``: the generator's images from new noise."""
+        real, labels = batch
+        return real, self.generator(noise.sample(real.shape[0])), labels
 
     def train_discriminator(self, real: torch.Tensor, fake: torch.Tensor,
                             labels: torch.Tensor) -> torch.Tensor:
@@ -159,8 +169,58 @@ class StandardGame:
                           for name, hooks in self.hooks.items()}}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator_optimizer.load_state_dict(state['generator_optimizer'])
-        self.discriminator_optimizer.load_state_dict(state['discriminator_optimizer'])
+        """The saved state, with the learning rates and betas of the options:
+        ``--restore --generator-lr 1e-5`` trains on with the new rate."""
+        for name in ('generator_optimizer', 'discriminator_optimizer'):
+            optimizer = getattr(self, name)
+            settings = [{key: group[key] for key in ('lr', 'betas')}
+                        for group in optimizer.param_groups]
+            optimizer.load_state_dict(state[name])
+            for group, setting in zip(optimizer.param_groups, settings):
+                group.update(setting)
         for name, hooks in self.hooks.items():
             for hook, hook_state in zip(hooks, state['hooks'][name]):
                 hook.load_state_dict(hook_state)
+
+
+def check_components(game: StandardGame, options: argparse.Namespace, *models) -> None:
+    """Components marked ``translation = True`` (the translation data formats,
+    ``u-gen``, ``patch-gan``, ``pix2pix``) take part in the ``translate`` game
+    only, and that game needs translation data, generator and discriminator
+    (any loss works: it only sees the discriminator's scores)."""
+    options = complete(options)
+    components = [('data-format', 'data', options.data_format,
+                   Registry.get('data', options.data_format))]
+    components += [(namespace, namespace, getattr(options, namespace), model) for namespace, model
+                   in zip(('generator', 'discriminator', 'loss'), models)]
+    for flag, namespace, name, component in components:
+        translation = getattr(component, 'translation', False)
+        if translation and not game.translation:
+            raise GanzoError(f'--{flag} {name} is for image-to-image translation: '
+                             'use --game translate')
+        if game.translation and not translation and namespace != 'loss':
+            choices = [choice for choice in Registry.names(namespace)
+                       if getattr(Registry.get(namespace, choice), 'translation', False)]
+            raise GanzoError(f'--game translate needs a translation --{flag} '
+                             f'({", ".join(choices)}), not {name}')
+
+
+@register('game', 'translate')
+class TranslateGame(StandardGame):
+    """Image-to-image translation (pix2pix, Isola et al. 2017,
+    https://arxiv.org/abs/1611.07004): the generator maps the real inputs of a
+    batch ``(inputs, targets)`` to images, and the discriminator learns to tell
+    (input, target) from (input, generated image), each pair stacked on the
+    channels ``B x (I + C) x H x W``. The losses get those pairs, and the
+    targets ``B x C x H x W`` as labels (``pix2pix`` adds their L1 distance to
+    the generated images). Noise is not used. Turns, optimizers and hooks are
+    those of ``standard``: each batch is read once, its generated images serve
+    the discriminator step and the first generator step."""
+
+    translation = True
+
+    def samples(self, batch: list[torch.Tensor], noise
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        inputs, targets = batch
+        return (torch.cat([inputs, targets], 1), torch.cat([inputs, self.generator(inputs)], 1),
+                targets)

@@ -4,7 +4,9 @@ with values in [-1, 1].
 
 * ``fc`` (``FCGenerator``): a multilayer perceptron;
 * ``conv`` (``ConvGenerator``, the default): DCGAN;
-* ``good`` (``GoodGenerator``): the ResNet generator of WGAN-GP.
+* ``good`` (``GoodGenerator``): the ResNet generator of WGAN-GP;
+* ``u-gen`` (``UGenerator``): the U-Net of pix2pix, which maps images to images
+  (``translation = True``: for the ``translate`` game, not noise).
 """
 
 from __future__ import annotations
@@ -196,26 +198,91 @@ class GoodGenerator(nn.Module):
         return self.output(self.blocks(self.project(noise).view(-1, *self.map_shape)))
 
 
+def add_network_options(parser: argparse.ArgumentParser, network: str) -> None:
+    """The options of ``network`` ('generator' or 'discriminator'): its
+    architecture, ``--<network>-layers``, ``-channels`` and ``-dropout``."""
+    group = parser.add_argument_group(network)
+    component_option(group, network, f'{network} architecture')
+    group.add_argument(
+        f'--{network}-layers', type=positive_int,
+        help=f'depth of the {network}: hidden layers for fc (default 3), stride-2 '
+             'stages for conv, u-gen and patch-gan, residual blocks for good (default: as '
+             'many as bring the image size down to 4, e.g. 4 for 64 px; 3 for patch-gan)')
+    group.add_argument(
+        f'--{network}-channels', type=positive_int, default=64,
+        help=f'width of the {network}: fc has 8 times as many units per hidden layer; '
+             'the others have this many channels in the full-resolution map and twice '
+             'as many per halving of resolution (default: %(default)s)')
+    group.add_argument(
+        f'--{network}-dropout', type=probability,
+        help=f'dropout probability between {network} layers (default: no dropout)')
+
+
+@register('generator', 'u-gen')
+class UGenerator(nn.Module):
+    """The U-Net of pix2pix (Isola et al. 2017, https://arxiv.org/abs/1611.07004),
+    for image-to-image translation: images ``B x I x H x W`` (``I`` the input
+    colors of ``--data-format``, see ``ganzo.data.input_colors``) to images
+    ``B x C x H x W`` (``C = --image-colors``) in [-1, 1].
+
+    ``n = --generator-layers`` encoder stages (default: as many as bring the image
+    size down to 4), each a 4x4 stride-2 Conv2d with LeakyReLU 0.2 before it
+    (except the first) and BatchNorm after it (except the first and the
+    innermost); ``--generator-channels`` after the first and twice as many per
+    stage, at most 8 times as many. The decoder mirrors it with ReLU, 4x4
+    stride-2 ConvTranspose2d and BatchNorm, each stage's output concatenated
+    with the encoder's map of the same size (the skip connections); tanh at the
+    end. Dropout (``--generator-dropout``; 0.5 in the paper) follows the first
+    three decoder stages, as in the paper. H and W must be multiples of ``2**n``.
+    Marked ``translation = True``: it belongs to the ``translate`` game.
+    """
+
+    translation = True
+
+    def __init__(self, options: argparse.Namespace) -> None:
+        from ganzo.data import input_colors
+        options = complete(options)
+        super().__init__()
+        stages = resolution_stages(options.image_size, options.generator_layers,
+                                   '--generator-layers')
+        widths = [options.generator_channels * 2 ** min(stage, 3) for stage in range(stages)]
+        inputs = [input_colors(options), *widths[:-1]]
+        self.encoder = nn.ModuleList(
+            nn.Sequential(*([nn.LeakyReLU(0.2)] if stage else []),
+                          nn.Conv2d(inputs[stage], widths[stage], 4, 2, 1,
+                                    bias=stage in (0, stages - 1)),
+                          *([nn.BatchNorm2d(widths[stage])] if 0 < stage < stages - 1 else []))
+            for stage in range(stages))
+        self.decoder = nn.ModuleList()
+        for stage in reversed(range(1, stages)):
+            dropout = options.generator_dropout if stages - stage <= 3 else None
+            self.decoder.append(nn.Sequential(
+                nn.ReLU(), nn.ConvTranspose2d(widths[stage] * (1 if stage == stages - 1 else 2),
+                                              widths[stage - 1], 4, 2, 1, bias=False),
+                nn.BatchNorm2d(widths[stage - 1]), *dropout_layers(dropout)))
+        self.decoder.append(nn.Sequential(
+            nn.ReLU(), nn.ConvTranspose2d(widths[0] * (1 if stages == 1 else 2),
+                                          options.image_colors, 4, 2, 1), nn.Tanh()))
+        self.apply(init_dcgan_weights)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``B x I x H x W`` images to ``B x C x H x W`` images."""
+        skips = []
+        for stage in self.encoder:
+            images = stage(images)
+            skips.append(images)
+        images = skips.pop()
+        for stage in self.decoder[:-1]:
+            images = torch.cat([stage(images), skips.pop()], 1)
+        return self.decoder[-1](images)
+
+
 class Generator:
     """Builds the generator named by ``--generator``."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
-        group = parser.add_argument_group('generator')
-        component_option(group, 'generator', 'generator architecture')
-        group.add_argument(
-            '--generator-layers', type=positive_int,
-            help='depth of the generator: hidden layers for fc (default 3), stride-2 '
-                 'stages for conv and residual blocks for good (default: as many as bring '
-                 'the image size down to 4, e.g. 4 for 64 px)')
-        group.add_argument(
-            '--generator-channels', type=positive_int, default=64,
-            help='width of the generator: fc has 8 times as many units per hidden layer; '
-                 'conv and good have this many channels in the largest hidden map and twice '
-                 'as many per halving of resolution (default: %(default)s)')
-        group.add_argument(
-            '--generator-dropout', type=probability,
-            help='dropout probability between generator layers (default: no dropout)')
+        add_network_options(parser, 'generator')
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:

@@ -6,7 +6,9 @@ holds the discriminator and exposes::
     for_generator(fake_data, labels=None) -> scalar tensor
     for_discriminator(real_data, fake_data, labels=None) -> scalar tensor
 
-where the data are ``B x C x H x W`` batches and the discriminator returns logits.
+where the data are ``B x C x H x W`` batches and the discriminator returns logits
+(of any shape: ``patch-gan`` scores patches). In the ``translate`` game the data
+are (input, image) pairs stacked on the channels and the labels are the targets.
 """
 
 from __future__ import annotations
@@ -131,3 +133,28 @@ class WGANGPLoss(WGANLoss):
         scores = self.discriminator(interpolates)
         gradients, = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
         return ((gradients.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+@register('loss', 'pix2pix')
+class Pix2PixLoss(GANLoss):
+    """The loss of pix2pix (Isola et al. 2017, https://arxiv.org/abs/1611.07004)
+    for the ``translate`` game, where the data are (input, image) pairs stacked
+    on the channels, ``B x (I + C) x H x W``, and the labels are the targets
+    ``B x C x H x W``: the GAN loss (``gan``, with its options), halved for the
+    discriminator as in the paper, plus for the generator ``--l1-weight`` times
+    the mean L1 distance between its images (the last ``C`` channels of
+    ``fake_data``) and the targets. Marked ``translation = True``."""
+
+    translation = True
+
+    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        super().__init__(options, discriminator)
+        self.l1_weight = complete(options).l1_weight
+
+    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
+        images = fake_data[:, -labels.shape[1]:]
+        return super().for_generator(fake_data) + self.l1_weight * F.l1_loss(images, labels)
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        return super().for_discriminator(real_data, fake_data, labels) / 2

@@ -10,9 +10,9 @@ from torch import nn
 from torchvision.utils import make_grid, save_image
 
 from ganzo.errors import GanzoError
-from ganzo.experiment import atomic_write, run_directory
+from ganzo.experiment import run_directory, write_or_warn
 from ganzo.options import build, complete, component_option, positive_int
-from ganzo.registry import register, with_option_parser
+from ganzo.registry import Registry, register, with_option_parser
 
 
 class Snapshot:
@@ -42,10 +42,12 @@ with_option_parser(Snapshot.add_options)
 
 
 def snapshot_size(options: argparse.Namespace) -> int:
-    """--snapshot-size, checked against --batch-size."""
+    """--snapshot-size, checked against --batch-size (translation snapshots,
+    made of pairs of the data, may hold more)."""
     if options.snapshot_size is None:
         return min(options.batch_size, 64)
-    if options.snapshot_size > options.batch_size:
+    translation = getattr(Registry.get('data', options.data_format), 'translation', False)
+    if options.snapshot_size > options.batch_size and not translation:
         raise GanzoError(f'--snapshot-size {options.snapshot_size} is more than --batch-size '
                          f'{options.batch_size}: lower it')
     return options.snapshot_size
@@ -69,10 +71,25 @@ def grid(images: torch.Tensor, columns: int | None = None) -> torch.Tensor:
     return make_grid(images.float().cpu(), nrow=columns, normalize=True, value_range=(-1, 1))
 
 
+def translation_grid(generator: nn.Module, inputs: torch.Tensor,
+                     targets: torch.Tensor) -> torch.Tensor:
+    """Triptychs input | generated | target of each pair of ``B x I x H x W``
+    inputs and ``B x C x H x W`` targets in [-1, 1], a few per row, as a picture
+    ``C x H' x W'`` in [0, 1] (grey inputs shown in ``C`` channels)."""
+    device = next(generator.parameters()).device
+    outputs = generate(generator, inputs.to(device)).float().cpu()
+    inputs = inputs.expand(-1, targets.shape[1], -1, -1) if inputs.shape[1] == 1 else inputs
+    triptychs = torch.stack([inputs, outputs, targets], 1).flatten(0, 1)
+    per_row = math.ceil(math.sqrt(inputs.shape[0] / 3))
+    return make_grid(triptychs, nrow=3 * per_row, normalize=True, value_range=(-1, 1))
+
+
 class NoiseSnapshot:
     """Samples images from noise every --sample-every epochs: from fixed noise
     with --sample-from-fixed-noise (drawn once, kept in checkpoints), otherwise
-    from new noise each time."""
+    from new noise each time. For translation data (``translation = True``)
+    it shows instead input | generated | target for the data's ``fixed_pairs``
+    (the first held-out pairs, or the first training pairs), noise unused."""
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -83,8 +100,12 @@ class NoiseSnapshot:
         self.directory = run_directory(options)
 
     def save(self, epoch: int, data, noise, generator: nn.Module) -> None:
-        if epoch % self.every == 0:
-            self.write(epoch, generate(generator, self.noise(noise)))
+        if epoch % self.every != 0:
+            return
+        if getattr(data, 'translation', False):
+            self.write(epoch, translation_grid(generator, *data.fixed_pairs(self.size)))
+        else:
+            self.write(epoch, grid(generate(generator, self.noise(noise))))
 
     def noise(self, noise) -> torch.Tensor:
         if not self.fixed:
@@ -93,7 +114,8 @@ class NoiseSnapshot:
             self.fixed_noise = noise.sample(self.size)
         return self.fixed_noise
 
-    def write(self, epoch: int, images: torch.Tensor) -> None:
+    def write(self, epoch: int, picture: torch.Tensor) -> None:
+        """Save ``picture``, ``C x H x W`` in [0, 1]."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -105,12 +127,12 @@ class NoiseSnapshot:
 
 @register('snapshot', 'folder', default=True)
 class FolderSnapshot(NoiseSnapshot):
-    """PNG grids in <output-dir>/<experiment>/samples/epoch-NNNN.png."""
+    """PNG grids in <output-dir>/<experiment>/samples/epoch-NNNN.png. A sample
+    that cannot be written (no space, no permission) is a warning: training goes on."""
 
-    def write(self, epoch: int, images: torch.Tensor) -> None:
-        picture = grid(images)
-        atomic_write(self.directory / 'samples' / f'epoch-{epoch:04d}.png',
-                     lambda file: save_image(picture, file, format='png'))
+    def write(self, epoch: int, picture: torch.Tensor) -> None:
+        write_or_warn(self.directory / 'samples' / f'epoch-{epoch:04d}.png',
+                      lambda file: save_image(picture, file, format='png'))
 
 
 @register('snapshot', 'tensorboard')
@@ -122,8 +144,8 @@ class TensorBoardSnapshot(NoiseSnapshot):
         super().__init__(options)
         self.writer = TensorBoardWriter(complete(options))
 
-    def write(self, epoch: int, images: torch.Tensor) -> None:
-        self.writer.get().add_image('samples', grid(images), epoch)
+    def write(self, epoch: int, picture: torch.Tensor) -> None:
+        self.writer.get().add_image('samples', picture, epoch)
         self.writer.get().flush()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ganzo.errors import GanzoError
-from ganzo.experiment import run_directory
+from ganzo.experiment import run_directory, warn
 from ganzo.options import build, complete, component_option
 from ganzo.registry import register, with_option_parser
 
@@ -106,7 +106,9 @@ class ConsoleStatistics(Statistics):
 @register('statistics', 'file')
 class FileStatistics(Statistics):
     """One JSON line per epoch appended to --log-file: the epoch, the mean
-    losses, the metrics, images per second and seconds."""
+    losses, the metrics, images per second and seconds. A line that cannot be
+    written (no space, no permission) is a warning: training goes on. A run
+    continued with --restore logs again the epochs after its checkpoint."""
 
     def __init__(self, options: argparse.Namespace) -> None:
         super().__init__(options)
@@ -114,9 +116,12 @@ class FileStatistics(Statistics):
         self.path = Path(options.log_file or run_directory(options) / 'statistics.log')
 
     def write(self, epoch: int, values: dict[str, float]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, 'a', encoding='utf-8') as file:
-            file.write(json.dumps({'epoch': epoch, **values}) + '\n')
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, 'a', encoding='utf-8') as file:
+                file.write(json.dumps({'epoch': epoch, **values}) + '\n')
+        except OSError as error:
+            warn(f'cannot write {self.path} ({error.strerror or error}); training goes on')
 
 
 @register('statistics', 'tensorboard')

@@ -1,0 +1,359 @@
+"""Distributed training: several processes, one per GPU, on one machine or many,
+with ``torch.distributed`` and ``DistributedDataParallel``, launched by torchrun.
+
+* ``ganzo --parallel`` starts one process per visible GPU, as
+  ``torchrun --standalone --nproc-per-node=<GPUs> -m ganzo ...`` would (``launch``).
+* Under torchrun (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT`` in the
+  environment) every process joins the process group: nccl for CUDA tensors,
+  gloo for CPU tensors; each process uses the GPU of its ``LOCAL_RANK``.
+* Rank 0 resolves the options and the experiment (``from_rank_0``), builds the
+  components before the others do (``rank_0_first``: one error message, one
+  download), reads the checkpoint for everyone and writes every file
+  (``SharedExperiment``, ``rank_0_only``).
+* Each process reads its own shard of every epoch (``ShardSampler``), trains
+  models whose gradients are averaged (``prepare``: DDP, SyncBatchNorm on CUDA)
+  and reseeds its random generators each epoch from ``--seed``, the epoch and its
+  rank (``seed_epoch``): a run restored with the same number of processes
+  continues exactly, and one restored with another number continues.
+* A failed process ends the job: torchrun stops the others, and a process that
+  loses its peers ends with a clear message (``command``). Collectives wait at
+  most ``GANZO_PARALLEL_TIMEOUT`` seconds (default 600).
+
+Outside torchrun every function here does what a single process needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import os
+import re
+import signal
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import Dataset, DistributedSampler, RandomSampler, Sampler
+
+from ganzo.errors import GanzoError
+from ganzo.experiment import Experiment, seed_everything
+from ganzo.options import device, parse
+
+# DDP copies rank 0's buffers (batch normalisation statistics) to the others before
+# each forward unless told not to: SyncBatchNorm keeps them equal on CUDA, and on the
+# CPU each process keeps its own (rank 0's are saved). Recent torch renamed the flag.
+NO_BUFFER_SYNC = ({'forward_sync_buffers': False} if 'forward_sync_buffers' in
+                  inspect.signature(nn.parallel.DistributedDataParallel).parameters
+                  else {'broadcast_buffers': False})
+TORCHRUN_VARIABLES = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+Result = TypeVar('Result')
+
+
+def under_torchrun() -> bool:
+    """Whether this process was started by torchrun (or anything that sets its variables)."""
+    return all(name in os.environ for name in TORCHRUN_VARIABLES)
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def is_main() -> bool:
+    """Whether this is the process that writes (rank 0, or the only one)."""
+    return rank() == 0
+
+
+# Starting and joining
+
+def command(train: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
+    """``train`` as the ganzo command: under torchrun it runs inside the process
+    group; with ``--parallel`` outside torchrun it starts one process per GPU."""
+
+    def run(argv: list[str]) -> None:
+        if under_torchrun():
+            with process_group():
+                return train(argv)
+        options = parse(argv)
+        if options.parallel:
+            return launch(argv, gpus(options))
+        return train(argv)
+
+    return run
+
+
+def gpus(options: argparse.Namespace) -> int:
+    """The number of processes ``--parallel`` starts: one per visible GPU."""
+    chosen = device(options)
+    count = torch.cuda.device_count()
+    on_the_cpu = 'to train with N processes on the CPU, run torchrun --nproc-per-node N -m ganzo'
+    if count == 0:
+        raise GanzoError(f'--parallel starts one process per GPU and there is no GPU here: '
+                         f'leave it out ({on_the_cpu} ...)')
+    if chosen.type != 'cuda':
+        raise GanzoError(f'--parallel starts one process per GPU: leave out --device '
+                         f'{options.device} or --parallel ({on_the_cpu} ...)')
+    if chosen.index is not None:
+        raise GanzoError(f'--device {options.device} names one GPU but --parallel uses all: '
+                         'choose them with CUDA_VISIBLE_DEVICES and pass --device cuda')
+    return count
+
+
+def launch(argv: list[str], processes: int) -> None:
+    """Run ``python -m ganzo argv`` in ``processes`` processes on this machine,
+    as ``torchrun --standalone --nproc-per-node=processes`` does. If one fails,
+    the others are stopped and one line says which failed and how (exit status 1),
+    unless it was a user mistake, which that process has told (exit status 2)."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    logging.getLogger('torch.distributed.elastic').setLevel(logging.CRITICAL)
+    os.environ.setdefault('OMP_NUM_THREADS', '1')  # as torchrun does
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=processes,
+                          run_id=str(uuid.uuid4()), rdzv_backend='c10d',
+                          rdzv_endpoint='127.0.0.1:0', max_restarts=0)
+    try:
+        elastic_launch(config, sys.executable)('-m', 'ganzo', *argv)
+    except SignalException as error:  # the processes got the signal too, and stopped
+        if error.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise SystemExit(128 + error.sigval) from None
+    except ChildFailedError as error:
+        rank, failure = min(error.failures.items(), key=lambda item: item[1].timestamp)
+        if failure.exitcode == 2:
+            raise SystemExit(2) from None
+        print(f'ganzo: error: rank {rank} of {processes} {exit_reason(failure.exitcode)}, '
+              'so the others were stopped', file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def exit_reason(code: int) -> str:
+    if code < 0:
+        return f'was killed by {signal.Signals(-code).name}'
+    return f'failed with exit status {code} (its messages are above)'
+
+
+def timeout() -> timedelta:
+    """How long a collective waits for the other processes: ``GANZO_PARALLEL_TIMEOUT``
+    seconds, 600 by default."""
+    text = os.environ.get('GANZO_PARALLEL_TIMEOUT', '600')
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds < float('inf'):
+        raise GanzoError(f'GANZO_PARALLEL_TIMEOUT={text!r}: expected a positive number of '
+                         'seconds')
+    return timedelta(seconds=seconds)
+
+
+@contextmanager
+def process_group() -> Iterator[None]:
+    """Join the process group that torchrun set up; leave it at the end. A process
+    that loses the others ends with one line that says so and status 1."""
+    local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    backend = 'gloo'
+    if torch.cuda.is_available():
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
+        backend = 'cpu:gloo,cuda:nccl'
+    dist.init_process_group(backend, timeout=timeout())
+    try:
+        yield
+    except (dist.DistError, RuntimeError) as error:
+        if not lost_contact(error):
+            raise
+        print(f'ganzo: error: rank {rank()} of {world_size()} lost contact with the others, '
+              f'probably because one of them failed ({reason(error)})', file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        dist.destroy_process_group()
+
+
+def lost_contact(error: BaseException) -> bool:
+    """Whether ``error`` says that a collective could not reach the other processes
+    (gloo and the DDP reducer raise a plain RuntimeError)."""
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(
+        word in text for word in ('gloo', 'NCCL', 'Connection closed', 'Connection reset'))
+
+
+def reason(error: BaseException) -> str:
+    """The gist of ``error``: its first sentence, without the source location."""
+    text = re.sub(r'^\[[^\]]*\]\s*', '', str(error).strip())
+    return re.split(r'\.\s|\n', text)[0] or type(error).__name__
+
+
+# Working together
+
+def from_rank_0(function: Callable[..., Result], *args: Any) -> Result:
+    """``function(*args)`` run by rank 0, its result shared with every process.
+    If it fails, rank 0 raises the error and the others exit quietly."""
+    if not dist.is_initialized():
+        return function(*args)
+    if not is_main():
+        return _received()
+    with _shared() as outcome:
+        outcome.append(function(*args))
+    return outcome[0]
+
+
+@contextmanager
+def rank_0_first() -> Iterator[None]:
+    """Rank 0 runs the block, then the others: a mistake in the options gives one
+    message (rank 0's; the others exit quietly), and a dataset that rank 0
+    downloads is there for the processes on its machine."""
+    if not dist.is_initialized():
+        yield
+    elif is_main():
+        with _shared():
+            yield
+    else:
+        _received()
+        yield
+
+
+@contextmanager
+def _shared() -> Iterator[list[Any]]:
+    """Rank 0 sends the others how its block ended: (0, what it appended to the
+    list), or the status they should exit with (2 after a user mistake, 1 otherwise)."""
+    outcome: list[Any] = []
+    try:
+        yield outcome
+    except BaseException as error:
+        dist.broadcast_object_list([(2 if isinstance(error, GanzoError) else 1, None)])
+        raise
+    dist.broadcast_object_list([(0, outcome[0] if outcome else None)])
+
+
+def _received() -> Any:
+    """What rank 0 sent with ``_shared``; exit quietly if its block failed."""
+    message: list[Any] = [None]
+    dist.broadcast_object_list(message)
+    status, value = message[0]
+    if status:
+        raise SystemExit(status)
+    return value
+
+
+class Nothing:
+    """Stands for a component on the processes that do not write: every method does nothing."""
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        return lambda *args, **kwargs: None
+
+
+def rank_0_only(component: Result) -> Result:
+    """``component`` on rank 0; on the other processes, something that does nothing."""
+    return component if is_main() else Nothing()  # type: ignore[return-value]
+
+
+class SharedExperiment(Experiment):
+    """An experiment trained by several processes: rank 0 writes every file and
+    reads the checkpoint, which every process restores. The same as an
+    ``Experiment`` in a single process."""
+
+    def write_options(self, options: argparse.Namespace) -> None:
+        if is_main():
+            super().write_options(options)
+
+    def delete(self) -> None:
+        if is_main():
+            super().delete()
+
+    def save_checkpoint(self, epoch: int, components: dict[str, Any]) -> None:
+        if is_main():
+            super().save_checkpoint(epoch, components)
+
+    def save_models(self, **models: nn.Module) -> None:
+        if is_main():
+            super().save_models(**models)
+
+    def read_checkpoint(self) -> dict[str, Any] | None:
+        return from_rank_0(super().read_checkpoint)
+
+
+def seed_epoch(seed: int, epoch: int) -> None:
+    """In a distributed run, reseed every random generator of this process from
+    the seed, the epoch and the rank: the processes draw different noise, and a
+    run restored at the start of an epoch draws what it would have drawn."""
+    if dist.is_initialized():
+        entropy = np.random.SeedSequence([seed, epoch, rank()]).generate_state(1, np.uint64)
+        seed_everything(int(entropy[0]) >> 1)
+
+
+def mean(values: dict[str, float]) -> dict[str, float]:
+    """The mean of each value over the processes (``values`` has the same keys in all)."""
+    if not dist.is_initialized() or not values:
+        return values
+    keys = sorted(values)
+    tensor = torch.tensor([values[key] for key in keys], dtype=torch.float64)
+    dist.all_reduce(tensor)
+    return dict(zip(keys, (tensor / world_size()).tolist()))
+
+
+# Data and models
+
+class ShardSampler(DistributedSampler):
+    """DistributedSampler whose order comes from ``generator``: each epoch it draws
+    a seed from it, every process holding the same generator state draws the same
+    permutation, and each keeps its own shard (the tail that does not divide
+    evenly is dropped, so that every process has as many batches)."""
+
+    def __init__(self, dataset: Dataset, generator: torch.Generator,
+                 num_replicas: int | None = None, rank: int | None = None) -> None:
+        super().__init__(dataset, num_replicas, rank, shuffle=True, drop_last=True)
+        self.generator = generator
+
+    def __iter__(self) -> Iterator[int]:
+        self.seed, self.epoch = int(torch.randint(2**62, (), generator=self.generator)), 0
+        return super().__iter__()
+
+
+def sampler(dataset: Dataset, generator: torch.Generator) -> Sampler:
+    """A random order of ``dataset`` drawn from ``generator``: this process's shard
+    of it in a distributed run, the whole of it otherwise."""
+    if dist.is_initialized():
+        return ShardSampler(dataset, generator)
+    return RandomSampler(dataset, generator=generator)  # type: ignore[arg-type]
+
+
+def check_device(options: argparse.Namespace) -> torch.device:
+    """``--device``, checked against the process group: each process of a distributed
+    run uses the GPU of its ``LOCAL_RANK`` (or the CPU)."""
+    chosen = device(options)
+    if dist.is_initialized():
+        if chosen.type == 'cuda' and chosen.index is not None:
+            raise GanzoError(f'--device {options.device}: each process uses the GPU of its '
+                             'LOCAL_RANK; pass --device cuda, or leave --device out')
+        if chosen.type not in ('cpu', 'cuda'):
+            raise GanzoError(f'--device {options.device}: distributed training runs on '
+                             'cuda or cpu')
+    return chosen
+
+
+def prepare(options: argparse.Namespace, *models: nn.Module) -> list[nn.Module]:
+    """``models`` (on ``--device``), made to train together in a distributed run:
+    SyncBatchNorm on CUDA (on the CPU, where PyTorch has none, each process keeps
+    its own batch statistics), then DistributedDataParallel, which averages the
+    gradients. The modules given keep their parameters and the names of their
+    weights: checkpoints and snapshots use them, the game the wrappers."""
+    if not dist.is_initialized():
+        return list(models)
+    cuda = device(options).type == 'cuda'
+    if cuda:
+        models = tuple(nn.SyncBatchNorm.convert_sync_batchnorm(model) for model in models)
+    return [nn.parallel.DistributedDataParallel(
+        model, device_ids=[torch.cuda.current_device()] if cuda else None, **NO_BUFFER_SYNC)
+        for model in models]
