@@ -257,6 +257,8 @@ def test_onnx_export_runs_without_ganzo_and_matches(trained, tmp_path):
 class TinyTranslator(nn.Module):
     """A translation generator: ``B x 3 x H x W`` images to images of the same shape."""
 
+    translation = True
+
     def __init__(self, options):
         super().__init__()
         self.convolution = nn.Conv2d(3, 3, 3, padding=1)
@@ -338,6 +340,28 @@ def test_translation_generator_exports(translator, tmp_path):
     assert code == 0, stderr
     images = torch.rand(2, 3, 8, 8) * 2 - 1
     assert torch.equal(torch.jit.load(tmp_path / 't.pt')(images), generate(generator, images))
+
+
+def test_a_trained_colorization_experiment_translates_grey_inputs(image_folder, tmp_path):
+    arguments = tiny_arguments(image_folder, tmp_path / 'runs', data_format='colorization',
+                               game='translate', generator='u-gen', discriminator='patch-gan',
+                               loss='pix2pix', batch_size=2, epochs=1)
+    train(arguments)
+    run_dir = tmp_path / 'runs' / 'tiny'
+    folder = deh(*experiment_arguments(run_dir), '--input', image_folder)
+    names = sorted(str(p.relative_to(image_folder)) for p in image_folder.rglob('*.png'))
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob('*.png')) == names
+    saved = json.loads((run_dir / 'options.json').read_text())
+    generator = Generator.from_options(complete(**{k: v for k, v in saved.items()
+                                                   if k != 'ganzo_version'}))
+    generator.load_state_dict(load(run_dir / 'generator.pt')['state_dict'])
+    grey = image_transform(8, 1)(Image.open(image_folder / names[0]))  # colorization: grey in
+    expected = np.asarray(to_image(generate(generator, grey[None])[0]), dtype=np.int16)
+    assert np.array_equal(pixels(folder / names[0]), expected)
+    code, _, stderr = run(*experiment_arguments(run_dir), '--export', tmp_path / 'u.pt')
+    assert code == 0, stderr
+    inputs = torch.rand(3, 1, 8, 8) * 2 - 1
+    assert torch.equal(torch.jit.load(tmp_path / 'u.pt')(inputs), generate(generator, inputs))
 
 
 def test_translation_errors(translator, trained, tmp_path):

@@ -49,7 +49,7 @@ from torchvision.utils import save_image
 from tqdm import tqdm
 
 import ganzo
-from ganzo.data import Transform, _load_image, _readable_image, image_transform
+from ganzo.data import Transform, _load_image, _readable_image, image_transform, input_colors
 from ganzo.errors import GanzoError
 from ganzo.experiment import (
     CHECKPOINT,
@@ -77,8 +77,6 @@ from ganzo.train import run
 
 # Saved options about where and how training ran, not what it computed.
 NOT_INHERITED = ('device', 'seed', 'output_dir')
-# Games whose generator takes images rather than noise.
-TRANSLATION_GAMES = ('translate',)
 at_least_two = _number(int, lambda x: x >= 2, 'an integer >= 2')
 
 
@@ -135,11 +133,6 @@ class TrainedExperiment(Experiment):
     def checkpoint(self) -> dict:
         return load(self.path / CHECKPOINT)
 
-    @property
-    def translates(self) -> bool:
-        """Whether the generator takes images (a translation game) rather than noise."""
-        return self.saved_options.get('game') in TRANSLATION_GAMES
-
     def generator_weights(self, which: str) -> tuple[dict, Path]:
         """The generator's state dict: the best one or the last checkpoint's."""
         if which == 'last':
@@ -179,15 +172,21 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
         raise GanzoError(f'{experiment.path / OPTIONS}: {error}') from None
     if options.seed is None:
         options.seed = random.SystemRandom().randrange(2**31)
-    if experiment.translates and options.input is None and options.export is None:
+    if translates(options) and options.input is None and options.export is None:
         raise GanzoError(f'{experiment.path} translates images: give them with --input '
                          '(an image or a folder of images)')
-    if not experiment.translates and options.input is not None:
+    if not translates(options) and options.input is not None:
         raise GanzoError(f'--input is for translation experiments; {experiment.path} '
                          'generates images from noise: leave out --input')
     if options.input is not None and options.interpolate is not None:
         raise GanzoError('--interpolate walks the latent space: leave it out with --input')
     return options, experiment
+
+
+def translates(options: argparse.Namespace) -> bool:
+    """Whether the generator takes images (it is marked ``translation = True``,
+    as ``u-gen`` is) rather than noise."""
+    return bool(getattr(Registry.get('generator', options.generator), 'translation', False))
 
 
 def load_generator(options: argparse.Namespace, experiment: TrainedExperiment) -> nn.Module:
@@ -306,12 +305,8 @@ def sample(options: argparse.Namespace, experiment: TrainedExperiment,
 
 def input_transform(options: argparse.Namespace) -> Transform:
     """PIL image -> the generator's input ``C x H x W`` in [-1, 1], as the training
-    images (``--image-size``), with the channels of the data format's
-    ``input_colors(options)`` if it has one (1 for colorization), otherwise
-    ``--image-colors``."""
-    data = Registry.get('data', options.data_format)
-    colors = data.input_colors(options) if hasattr(data, 'input_colors') else options.image_colors
-    return image_transform(options.image_size, colors)
+    images (``--image-size``), with the data format's input channels (1 for colorization)."""
+    return image_transform(options.image_size, input_colors(options))
 
 
 def input_images(path: Path) -> list[Path]:
@@ -370,7 +365,7 @@ def export_generator(options: argparse.Namespace, experiment: TrainedExperiment,
                              'or delete it')
     if not path_is_writable(path.parent):
         raise GanzoError(f'--export {path}: cannot write in {path.parent}')
-    if experiment.translates:
+    if translates(options):
         blank = Image.new('RGB', (options.image_size, options.image_size))
         example, input_name = torch.stack([input_transform(options)(blank)] * 2), 'images'
     else:
