@@ -362,6 +362,11 @@ def test_a_trained_colorization_experiment_translates_grey_inputs(image_folder, 
     assert code == 0, stderr
     inputs = torch.rand(3, 1, 8, 8) * 2 - 1
     assert torch.equal(torch.jit.load(tmp_path / 'u.pt')(inputs), generate(generator, inputs))
+    if (tmp_path / 'u.onnx').exists() and importlib.util.find_spec('onnxruntime'):
+        import onnxruntime
+        session = onnxruntime.InferenceSession(str(tmp_path / 'u.onnx'))
+        [outputs] = session.run(['images'], {'inputs': inputs.numpy()})
+        assert torch.allclose(torch.from_numpy(outputs), generate(generator, inputs), atol=1e-5)
 
 
 def test_translation_errors(translator, trained, tmp_path):

@@ -367,7 +367,7 @@ def export_generator(options: argparse.Namespace, experiment: TrainedExperiment,
         raise GanzoError(f'--export {path}: cannot write in {path.parent}')
     if translates(options):
         blank = Image.new('RGB', (options.image_size, options.image_size))
-        example, input_name = torch.stack([input_transform(options)(blank)] * 2), 'images'
+        example, input_name = torch.stack([input_transform(options)(blank)] * 2), 'inputs'
     else:
         example, input_name = Noise.from_options(options).sample(2), 'noise'
     outputs = generate(generator, example)
