@@ -353,8 +353,8 @@ def translate(options: argparse.Namespace, generator: nn.Module) -> str:
 
 # Export
 
-def export_generator(options: argparse.Namespace, experiment: TrainedExperiment,
-                     generator: nn.Module) -> str:
+def export_generator(options: argparse.Namespace, generator: nn.Module) -> str:
+    """The generator as TorchScript (and ONNX) at ``--export``; what was written."""
     path = Path(options.export)
     if path.suffix.lower() == '.onnx':
         raise GanzoError(f'--export {path}: give the TorchScript file, such as generator.pt; '
@@ -367,7 +367,8 @@ def export_generator(options: argparse.Namespace, experiment: TrainedExperiment,
         raise GanzoError(f'--export {path}: cannot write in {path.parent}')
     if translates(options):
         blank = Image.new('RGB', (options.image_size, options.image_size))
-        example, input_name = torch.stack([input_transform(options)(blank)] * 2), 'inputs'
+        example = torch.stack([input_transform(options)(blank)] * 2).to(device(options))
+        input_name = 'inputs'
     else:
         example, input_name = Noise.from_options(options).sample(2), 'noise'
     outputs = generate(generator, example)
@@ -385,7 +386,7 @@ def deh(argv: list[str]) -> None:
     options, experiment = resolve(argv)
     generator = load_generator(options, experiment)
     if options.export is not None:
-        message = export_generator(options, experiment, generator)
+        message = export_generator(options, generator)
     elif options.input is not None:
         message = translate(options, generator)
     else:
