@@ -22,6 +22,7 @@ import pickle
 import random
 import re
 import shutil
+import struct
 import sys
 import tempfile
 from functools import partial
@@ -157,7 +158,7 @@ def load(path: Path) -> dict[str, Any]:
     except pickle.UnpicklingError:
         raise GanzoError(f'{path} is not a Ganzo checkpoint (it holds code or objects that '
                          'are not weights): refusing to load it') from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
+    except (RuntimeError, EOFError, ValueError, OSError, struct.error) as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0]
         raise GanzoError(f'{path} is corrupt or truncated ({reason}): '
                          'delete it or restore from a copy') from None

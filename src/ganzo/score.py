@@ -33,6 +33,7 @@ METRICS_FILE = 'metrics.json'
 
 def parser() -> argparse.ArgumentParser:
     result = build_parser(train=False, prog='ganzo-eval', description=__doc__.splitlines()[0])
+    Scorer.add_options(result)
     group = result.add_argument_group('ganzo-eval')
     group.add_argument('--generated-dir', metavar='FOLDER',
                        help='score the images in this folder (against --evaluation-data-dir) '

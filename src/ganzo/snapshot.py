@@ -64,10 +64,11 @@ def generate(generator: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         generator.train(was_training)
 
 
-def grid(images: torch.Tensor) -> torch.Tensor:
-    """A square-ish grid of ``B x C x H x W`` images in [-1, 1], as ``C x H' x W'`` in [0, 1]."""
-    rows = math.ceil(math.sqrt(images.shape[0]))
-    return make_grid(images.float().cpu(), nrow=rows, normalize=True, value_range=(-1, 1))
+def grid(images: torch.Tensor, columns: int | None = None) -> torch.Tensor:
+    """A grid of ``B x C x H x W`` images in [-1, 1], as ``C x H' x W'`` in [0, 1]:
+    ``columns`` images per row (default: a square-ish grid)."""
+    columns = columns or math.ceil(math.sqrt(images.shape[0]))
+    return make_grid(images.float().cpu(), nrow=columns, normalize=True, value_range=(-1, 1))
 
 
 def translation_grid(generator: nn.Module, inputs: torch.Tensor,

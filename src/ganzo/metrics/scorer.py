@@ -152,7 +152,11 @@ class Scorer:
         return scores.score(self.metrics, features, logits, real)
 
 
-with_option_parser(Scorer.add_options)
+@with_option_parser
+def add_training_options(parser: argparse.ArgumentParser, train: bool) -> None:
+    """The metrics options of ``ganzo`` (``ganzo-eval`` adds them itself, ``deh`` has none)."""
+    if train:
+        Scorer.add_options(parser)
 
 
 def batch_sizes(total: int, batch_size: int) -> Iterator[int]:

@@ -1,0 +1,98 @@
+"""Export a generator so that it runs without Ganzo: TorchScript, and ONNX when
+the ``onnx`` package is installed (``pip install 'ganzo[onnx]'``).
+
+The exported model takes what the generator takes (noise ``B x Z``, or images
+``B x C x H x W`` for translation; any batch size ``B``) and returns images
+``B x C x H x W`` in [-1, 1], equal to the generator's output in evaluation mode.
+It is exported from the CPU, so it loads anywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganzo.errors import GanzoError
+from ganzo.experiment import atomic_write
+
+# What the model is (JSON), kept in the TorchScript archive: read it with
+# torch.jit.load(path, _extra_files=(files := {'ganzo.json': ''})).
+METADATA = 'ganzo.json'
+JIT_DEPRECATED = r'`torch\.jit'  # TorchScript is deprecated in PyTorch 2.x, and still asked for
+
+
+def onnx_path(path: Path) -> Path:
+    """Where the ONNX model goes: beside the TorchScript one, with the suffix .onnx."""
+    return path.with_suffix('.onnx')
+
+
+def onnx_available() -> bool:
+    """Whether ``torch.onnx.export`` can run: it needs ``onnx`` and ``onnxscript``."""
+    return all(importlib.util.find_spec(name) for name in ('onnx', 'onnxscript'))
+
+
+def trace(generator: nn.Module, example: torch.Tensor) -> torch.jit.ScriptModule:
+    """The generator, in evaluation mode on the CPU, traced on ``example``; a
+    ``GanzoError`` if the trace does not give the generator's output on another batch size."""
+    model = copy.deepcopy(generator).cpu().eval()
+    example = example.cpu()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings('ignore', JIT_DEPRECATED, FutureWarning)
+        traced = torch.jit.trace(model, example)
+        other = torch.cat([example, example[:1]])
+        if not torch.allclose(traced(other), model(other), rtol=1e-5, atol=1e-6):
+            raise GanzoError(f'the {type(generator).__name__} cannot be exported by tracing: its '
+                             'traced output differs from its own on another batch size')
+    return traced
+
+
+def save_torchscript(traced: torch.jit.ScriptModule, path: Path, metadata: dict[str, Any]) -> None:
+    extra = {METADATA: json.dumps(metadata, sort_keys=True)}
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', JIT_DEPRECATED, FutureWarning)
+        atomic_write(path, partial(torch.jit.save, traced, _extra_files=extra))
+
+
+def save_onnx(generator: nn.Module, example: torch.Tensor, path: Path, input_name: str) -> None:
+    """The generator as ONNX (opset of ``torch.onnx.export``), batch size dynamic."""
+    model = copy.deepcopy(generator).cpu().eval()
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+    os.close(descriptor)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(model, (example.cpu(),), temporary, input_names=[input_name],
+                              output_names=['images'], external_data=False, verbose=False,
+                              dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def export(generator: nn.Module, example: torch.Tensor, path: Path, input_name: str,
+           metadata: dict[str, Any]) -> list[Path]:
+    """Write ``generator`` as TorchScript to ``path`` and, when onnx is installed,
+    as ONNX to ``onnx_path(path)``; ``example`` is a batch of its input. The
+    paths written. An ONNX failure is a warning on stderr: the TorchScript model is complete."""
+    save_torchscript(trace(generator, example), path, metadata)
+    written = [path]
+    if onnx_available():
+        try:
+            save_onnx(generator, example, onnx_path(path), input_name)
+            written.append(onnx_path(path))
+        except Exception as error:  # noqa: BLE001 (the exporter raises many kinds)
+            reason = ' '.join(str(error).split())[:300]
+            print(f'warning: ONNX export failed ({type(error).__name__}: {reason}); '
+                  f'the TorchScript model {path} is complete', file=sys.stderr)
+    return written
