@@ -10,6 +10,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ganzo.acceleration import Acceleration
 from ganzo.errors import GanzoError
 from ganzo.hook import Hook
 from ganzo.options import (
@@ -87,7 +88,10 @@ class StandardGame:
     The samples generated for the last discriminator step of a turn serve the
     first generator step too, as in the DCGAN reference code. During generator
     steps the discriminator computes no gradients for its own weights.
-    Optimizers are Adam with ``--*-lr``, ``--beta1``, ``--beta2``."""
+    Optimizers are Adam with ``--*-lr``, ``--beta1``, ``--beta2``. The models
+    run on ``--device`` as ``--precision``, ``--channels-last`` and ``--compile``
+    say (``ganzo.acceleration``); the discriminator is not compiled when the
+    loss differentiates it twice (``loss.double_backward``)."""
 
     translation = False
 
@@ -96,6 +100,12 @@ class StandardGame:
         options = complete(options)
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.device = device(options)
+        self.acceleration = Acceleration.from_options(options)
+        self.acceleration.prepare(generator)
+        self.acceleration.prepare(discriminator,
+                                  compile=not getattr(loss, 'double_backward', False))
+        self.scalers = {'generator': self.acceleration.scaler(),
+                        'discriminator': self.acceleration.scaler()}
         self.generator_iterations = options.generator_iterations
         self.discriminator_iterations = options.discriminator_iterations
         self.max_batches_per_epoch = options.max_batches_per_epoch
@@ -118,15 +128,15 @@ class StandardGame:
         returns the mean of each loss over the epoch."""
         losses = RunningMeans()
         for step, batch in enumerate(islice(data, self.batches(data)), start=1):
-            batch = [part.to(self.device, non_blocking=True) for part in batch]
+            batch = [self.acceleration.to_device(part) for part in batch]
             generator_turn = step % self.discriminator_iterations == 0
             with torch.set_grad_enabled(generator_turn):
-                real, fake, labels = self.samples(batch, noise)
+                real, fake, labels = self.generate(batch, noise)
             losses.add('discriminator', self.train_discriminator(real, fake.detach(), labels))
             if generator_turn:
                 for iteration in range(self.generator_iterations):
                     if iteration > 0:
-                        fake = self.samples(batch, noise)[1]
+                        fake = self.generate(batch, noise)[1]
                     losses.add('generator', self.train_generator(fake, labels))
             if progress is not None:
                 progress(real.shape[0], losses.read)
@@ -139,26 +149,34 @@ class StandardGame:
         real, labels = batch
         return real, self.generator(noise.sample(real.shape[0])), labels
 
+    def generate(self, batch: list[torch.Tensor], noise
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``samples`` in ``--precision``, the generated data returned in fp32
+        like the real data, so that losses can mix them freely."""
+        with self.acceleration.autocast():
+            real, fake, labels = self.samples(batch, noise)
+        return real, fake.float(), labels
+
     def train_discriminator(self, real: torch.Tensor, fake: torch.Tensor,
                             labels: torch.Tensor) -> torch.Tensor:
-        loss = self.loss.for_discriminator(real, fake, labels)
+        with self.acceleration.autocast():
+            loss = self.loss.for_discriminator(real, fake, labels)
         self._step(loss, self.discriminator_optimizer, self.discriminator, 'discriminator')
-        return loss.detach()
+        return loss.detach().float()
 
     def train_generator(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         self.discriminator.requires_grad_(False)
         try:
-            loss = self.loss.for_generator(fake, labels)
+            with self.acceleration.autocast():
+                loss = self.loss.for_generator(fake, labels)
             self._step(loss, self.generator_optimizer, self.generator, 'generator')
         finally:
             self.discriminator.requires_grad_(True)
-        return loss.detach()
+        return loss.detach().float()
 
     def _step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module,
               name: str) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        self.acceleration.step(loss, optimizer, self.scalers[name])
         for hook in self.hooks[name]:
             hook(model)
 
@@ -166,7 +184,8 @@ class StandardGame:
         return {'generator_optimizer': self.generator_optimizer.state_dict(),
                 'discriminator_optimizer': self.discriminator_optimizer.state_dict(),
                 'hooks': {name: [hook.state_dict() for hook in hooks]
-                          for name, hooks in self.hooks.items()}}
+                          for name, hooks in self.hooks.items()},
+                'scalers': {name: scaler.state_dict() for name, scaler in self.scalers.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         """The saved state, with the learning rates and betas of the options:
@@ -181,6 +200,10 @@ class StandardGame:
         for name, hooks in self.hooks.items():
             for hook, hook_state in zip(hooks, state['hooks'][name]):
                 hook.load_state_dict(hook_state)
+        for name, scaler in self.scalers.items():
+            scaler_state = state.get('scalers', {}).get(name)
+            if scaler.is_enabled() and scaler_state:  # empty when saved without fp16
+                scaler.load_state_dict(scaler_state)
 
 
 def check_components(game: StandardGame, options: argparse.Namespace, *models) -> None:

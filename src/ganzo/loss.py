@@ -116,6 +116,8 @@ class WGANGPLoss(WGANLoss):
     (https://arxiv.org/abs/1704.00028) instead of weight clipping:
     ``λ E[(|∇D(x̂)| - 1)²]`` on random interpolates ``x̂`` of real and fake data."""
 
+    double_backward = True  # the penalty is differentiated: torch.compile cannot do it
+
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         super().__init__(options, discriminator)
         self.gradient_penalty_factor = complete(options).gradient_penalty_factor

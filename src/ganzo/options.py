@@ -31,12 +31,14 @@ from ganzo.registry import Registry, load_modules, with_option_parser
 COMPONENT_MODULES = (
     'ganzo.data', 'ganzo.generator', 'ganzo.discriminator', 'ganzo.loss', 'ganzo.hook',
     'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game',
+    'ganzo.acceleration',
 )
 # Options that say how and where a run happens, not what it computes: they
 # are left out of the experiment's default name, and the first three out of options.json.
 RUN_OPTIONS = ('restore', 'delete', 'from_json', 'experiment', 'model_dir', 'output_dir',
                'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
-               'log_file', 'save_images_as', 'sample_every', 'metrics_cache')
+               'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
+               'compile', 'cache_images')
 NOT_SAVED = RUN_OPTIONS[:3]
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
 
