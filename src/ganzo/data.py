@@ -28,12 +28,20 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
 from ganzo import distributed
 from ganzo.errors import GanzoError
-from ganzo.options import beta, build, complete, component_option, non_negative_int, positive_int
+from ganzo.options import (
+    beta,
+    build,
+    complete,
+    component_option,
+    device,
+    non_negative_int,
+    positive_int,
+)
 from ganzo.registry import Registry, register, with_option_parser
 
 Transform = Callable[[Image.Image], torch.Tensor]
@@ -64,6 +72,10 @@ class Data:
         group.add_argument('--loader-workers', type=non_negative_int, default=0,
                            help='processes that load the images in the background '
                            '(default: %(default)s: load them in the main process)')
+        group.add_argument('--cache-images', action=argparse.BooleanOptionalAction,
+                           default=False, help='single-image: decode and resize every image '
+                           'once, keep them in memory (1 byte per pixel and colour) and serve '
+                           'the batches from there (default: off)')
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> Any:
@@ -79,8 +91,10 @@ class SingleImageData:
     ``images`` float ``B x C x H x W`` in [-1, 1] on the CPU, ``labels`` int64 ``B``.
 
     Options: ``--dataset``, ``--data-dir``, ``--image-class``, ``--image-size``,
-    ``--image-colors``, ``--batch-size``, ``--loader-workers``. An epoch is
-    ``len(self)`` full batches (the last partial batch is dropped).
+    ``--image-colors``, ``--batch-size``, ``--loader-workers``, ``--cache-images``.
+    An epoch is ``len(self)`` full batches (the last partial batch is dropped).
+    With ``--cache-images`` the images are decoded once (``--loader-workers``
+    processes help) into an ``ImageCache``, which gives the same batches.
 
     The order of the images comes from ``self.generator``, seeded from the global
     torch RNG at construction and consumed only by the shuffle (one permutation
@@ -104,17 +118,28 @@ class SingleImageData:
         # iterator (once in all with persistent workers): keeping that apart makes
         # the order depend on self.generator alone.
         workers = options.loader_workers
+        batching: dict[str, Any] = dict(batch_size=options.batch_size, drop_last=True,
+                                        sampler=sampler)
+        if isinstance(self.dataset, ImageCache):  # whole batches from memory, in this process
+            batching = dict(batch_size=None, sampler=BatchSampler(sampler, options.batch_size,
+                                                                   drop_last=True))
+            workers = 0
+        elif options.cache_images:
+            raise GanzoError(f'--cache-images is for --data-format single-image, not '
+                             f'{options.data_format}: leave it out')
         self.loader = DataLoader(
-            self.dataset, batch_size=options.batch_size, drop_last=True,
-            sampler=sampler,
-            generator=torch.Generator().manual_seed(seed + 1), num_workers=workers,
-            pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0)
+            self.dataset, **batching, generator=torch.Generator().manual_seed(seed + 1),
+            num_workers=workers, persistent_workers=workers > 0,
+            pin_memory=device(options).type == 'cuda')
 
     def build_dataset(self, options: argparse.Namespace) -> Dataset:
-        """The items of the batches: ``(image, label)``."""
-        transform = image_transform(options.image_size, options.image_colors)
+        """The items of the batches: ``(image, label)``, or an ``ImageCache``."""
+        cache = options.cache_images
+        transform = (decoding_transform if cache else image_transform)(
+            options.image_size, options.image_colors)
         dataset = Registry.build('dataset', options.dataset, options, transform)
-        return filter_class(dataset, options.image_class, options.dataset)
+        dataset = filter_class(dataset, options.image_class, options.dataset)
+        return ImageCache(dataset, options.loader_workers) if cache else dataset
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return iter(self.loader)
@@ -128,6 +153,35 @@ class SingleImageData:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.generator.set_state(state['generator'])
+
+
+class ImageCache(Dataset):
+    """The images of ``dataset`` (items ``(uint8 C x H x W image, label)``), decoded
+    once and kept in memory: ``images`` uint8 ``N x C x H x W``, ``targets`` int64 ``N``.
+
+    ``cache[indices]`` (a list of indices) is a whole batch ``(images, labels)``:
+    float ``B x C x H x W`` in [-1, 1], the same values as ``image_transform`` gives,
+    and int64 ``B``."""
+
+    def __init__(self, dataset: Dataset, workers: int = 0) -> None:
+        from tqdm import tqdm
+        loader = DataLoader(dataset, batch_size=256, num_workers=workers)
+        images, targets = [], []
+        for batch, labels in tqdm(loader, desc='caching images', unit='batch', leave=False,
+                                  disable=None):
+            images.append(batch)
+            targets.append(labels)
+        self.images, self.targets = torch.cat(images), torch.cat(targets)
+        self.classes = list(getattr(dataset, 'classes', []))
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices)
+        # ToTensor then Normalize([0.5], [0.5]), as in image_transform, to the bit
+        images = self.images[index].float().div_(255).sub_(0.5).div_(0.5)
+        return images, self.targets[index]
 
 
 # Transforms and filtering
@@ -150,13 +204,22 @@ class ConvertMode:
         return f'{type(self).__name__}({self.mode!r})'
 
 
-def image_transform(size: int, colors: int) -> Transform:
-    """PIL image -> float tensor ``colors x size x size`` in [-1, 1]: convert the
-    colours, resize the shorter side to ``size``, crop the centre square."""
+def decoding_transform(size: int, colors: int) -> Transform:
+    """PIL image -> uint8 tensor ``colors x size x size``: convert the colours,
+    resize the shorter side to ``size``, crop the centre square."""
     return transforms.Compose([
         ConvertMode('L' if colors == 1 else 'RGB'),
         transforms.Resize(size),
         transforms.CenterCrop(size),
+        transforms.PILToTensor(),
+    ])
+
+
+def image_transform(size: int, colors: int) -> Transform:
+    """PIL image -> float tensor ``colors x size x size`` in [-1, 1]: the
+    ``decoding_transform``, then scaled."""
+    return transforms.Compose([
+        *decoding_transform(size, colors).transforms[:-1],  # type: ignore[attr-defined]
         transforms.ToTensor(),
         transforms.Normalize([0.5] * colors, [0.5] * colors),
     ])
