@@ -1,6 +1,6 @@
 # make demo   train the demo GAN on 5,000 real MNIST digits shipped by a PyPI package
 # make test   run the test suite
-# make bench  run the benchmarks
+# make bench  run the benchmarks (BENCH_QUICK=1 make bench: a quick check that they work)
 # Each target first sets up .venv (once), offline where the wheels are local.
 
 VENV := .venv
@@ -22,6 +22,9 @@ demo: $(READY)
 
 test: $(READY)
 	$(PYTHON) -m pytest
+
+bench: $(READY)
+	$(PYTHON) bench/run.py
 
 lint: $(READY)
 	$(VENV)/bin/ruff check src tests examples

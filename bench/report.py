@@ -1,0 +1,135 @@
+"""Tables of a bench/run.py result, written into bench/README.md between the
+markers of its device (``<!-- bench:cpu:start -->`` ... ``<!-- bench:cpu:end -->``),
+so that a new run replaces its device's tables and leaves the rest of the text.
+
+    python bench/report.py bench/results/cpu-....json   # rewrite the tables from a file
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent / 'README.md'
+# The ceilings that issue 7 gives for 2 cores of an AMD EPYC Zen 4 (GFLOP/s), and
+# its targets for DCGAN (times the baseline's fp32 images/s).
+ISSUE_CEILINGS = {'fp32': 230.0, 'bf16': 465.0}
+TARGETS = {'fp32': 1.05, 'bf16': 1.8}
+
+
+def precision(variant: str) -> str:
+    return 'fp32' if 'fp32' in variant else 'bf16'  # fp16 counts with the half ceiling
+
+
+def target(case: str, variant: str, ratio: float) -> str:
+    if not case.startswith('dcgan') or variant == 'baseline fp32':
+        return ''
+    wanted = TARGETS['fp32' if variant == 'ganzo fp32' else 'bf16']
+    if ratio >= wanted:
+        return f'>= {wanted} met'
+    return f'>= {wanted} missed by {100 * (1 - ratio / wanted):.0f}%'
+
+
+def training_table(results: dict) -> list[str]:
+    cpu = results['machine']['device'] == 'cpu'
+    peaks = results['matmul_gflops']
+    head = ('| case | variant | images/s (median) | x baseline fp32 (median of paired ratios) '
+            '| target | GFLOP/s | of ceiling: matmul' + (' / issue' if cpu else '')
+            + ' | peak RSS MiB | process wall s |')
+    lines = [head, '|' + '---|' * 9]
+    for case, entry in results['training'].items():
+        work = results['gflop_per_image'][case]['baseline']
+        for variant, row in entry['variants'].items():
+            speed, ratio = row['images_per_second'], row['ratio']
+            gflops = speed * work
+            kind = precision(variant)
+            ceiling = f'{gflops / peaks[kind]:.0%}'
+            if cpu:
+                ceiling += f' / {gflops / ISSUE_CEILINGS[kind]:.0%}'
+            ceiling += f' ({kind})'
+            spread = f'{min(row["ratios"]):.2f}-{max(row["ratios"]):.2f}'
+            lines.append(f'| {case} | {variant} | {speed:.1f} | {ratio:.2f} ({spread}) | '
+                         f'{target(case, variant, ratio)} | {gflops:.0f} | {ceiling} | '
+                         f'{row["peak_rss_mib"]:.0f} | {row["wall_seconds"]:.0f} |')
+    return lines
+
+
+def pipeline_table(results: dict) -> list[str]:
+    training = results['training'].get(f'dcgan-{results["pipeline"]["image_size"]}', {})
+    speeds = {variant: row['images_per_second']
+              for variant, row in training.get('variants', {}).items()}
+    fastest = max(speeds.values(), default=float('nan'))
+    fp32 = speeds.get('ganzo fp32', float('nan'))
+    lines = [f'| data path ({results["pipeline"]["image_size"]} px, batch 64) | images/s | '
+             'setup s | peak RSS MiB | x ganzo fp32 training | x fastest ganzo training |',
+             '|---|---|---|---|---|---|']
+    for name, row in results['pipeline']['paths'].items():
+        speed = row['images_per_second']
+        lines.append(f'| {name} | {speed:.0f} | {row["setup_seconds"]:.1f} | '
+                     f'{row["peak_rss_mib"]:.0f} | {speed / fp32:.1f} | {speed / fastest:.1f} |')
+    return lines
+
+
+def scaling_table(results: dict) -> list[str]:
+    lines = ['| images per epoch | image size | seconds per epoch | images/s | peak RSS MiB |',
+             '|---|---|---|---|---|']
+    for row in results['scaling']:
+        lines.append(f'| {row["images"]} | {row["image_size"]} | {row["epoch_seconds"]:.2f} | '
+                     f'{row["images_per_second"]:.1f} | {row["peak_rss_mib"]:.0f} |')
+    return lines
+
+
+def render(results: dict, path: Path | str) -> str:
+    machine = results['machine']
+    load = results['load_average']
+    contended = load['before'][0] > machine['cpu_count'] or load['after'][0] > machine['cpu_count']
+    device = machine.get('gpu', machine['cpu'])
+    mode = 'QUICK mode (a check, few batches)' if results['quick'] else 'full run'
+    flops = ', '.join(f'{case} {value["baseline"]:.2f} (ganzo {value["ganzo"]:.2f})'
+                      for case, value in results['gflop_per_image'].items())
+    command = 'BENCH_QUICK=1 make bench' if results['quick'] else 'make bench'
+    lines = [
+        f'Measured {results["started"]} by `{command}` ({mode}, {results["repetitions"]} '
+        f'repetition(s), {results["epochs"]} epochs per run of '
+        f'which the first is left out, {results["minutes"]} minutes), results in `{path}`.',
+        '',
+        f'Machine: {device}; {machine["cpu"]}, {machine["cpu_count"]} CPUs '
+        f'({", ".join(machine["cpu_features"]) or "no AVX-512"}), torch {machine["torch"]} with '
+        f'{machine["torch_threads"]} threads, Python {machine["python"]}, '
+        f'device {machine["device"]}. '
+        f'Load average {load["before"][0]:.1f} before, {load["after"][0]:.1f} after'
+        + (' (**contended: other processes shared the CPUs, so absolute numbers are low and '
+           'noisy; the interleaved ratios are the meaningful part**).' if contended else '.'),
+        '',
+        f'Data: {results["data"]}. Matrix-product ceiling measured in the same run: '
+        f'{results["matmul_gflops"]["fp32"]:.0f} GFLOP/s fp32, '
+        f'{results["matmul_gflops"]["bf16"]:.0f} GFLOP/s bf16. GFLOP per real image '
+        f'(baseline step, counted by torch.utils.flop_counter; GFLOP/s columns use it): {flops}.',
+        '',
+        '### Training throughput', '',
+        *training_table(results), '',
+        '### Data pipeline', '',
+        *pipeline_table(results), '',
+        '### Time per epoch (ganzo DCGAN fp32)', '',
+        *scaling_table(results),
+    ]
+    return '\n'.join(lines)
+
+
+def update_readme(results: dict, path: Path | str) -> None:
+    kind = results['machine']['device'].split(':')[0]
+    start, end = f'<!-- bench:{kind}:start -->', f'<!-- bench:{kind}:end -->'
+    text = README.read_text() if README.exists() else '# Benchmarks\n'
+    block = f'{start}\n{render(results, path)}\n{end}'
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip('\n') + f'\n\n## Results: {kind}\n\n{block}\n'
+    README.write_text(text)
+
+
+if __name__ == '__main__':
+    result_path = Path(sys.argv[1])
+    update_readme(json.loads(result_path.read_text()), result_path)
