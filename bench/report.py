@@ -84,8 +84,8 @@ def render(results: dict, path: Path | str) -> str:
     machine = results['machine']
     load = results['load_average']
     contended = load['before'][0] > machine['cpu_count'] or load['after'][0] > machine['cpu_count']
-    device = machine.get('gpu', machine['cpu'])
-    mode = 'QUICK mode (a check, few batches)' if results['quick'] else 'full run'
+    gpu = f'{machine["gpu"]}; ' if 'gpu' in machine else ''
+    mode = 'QUICK mode: a check, few batches' if results['quick'] else 'full run'
     flops = ', '.join(f'{case} {value["baseline"]:.2f} (ganzo {value["ganzo"]:.2f})'
                       for case, value in results['gflop_per_image'].items())
     command = 'BENCH_QUICK=1 make bench' if results['quick'] else 'make bench'
@@ -94,13 +94,13 @@ def render(results: dict, path: Path | str) -> str:
         f'repetition(s), {results["epochs"]} epochs per run of '
         f'which the first is left out, {results["minutes"]} minutes), results in `{path}`.',
         '',
-        f'Machine: {device}; {machine["cpu"]}, {machine["cpu_count"]} CPUs '
+        f'Machine: {gpu}{machine["cpu"]}, {machine["cpu_count"]} CPUs '
         f'({", ".join(machine["cpu_features"]) or "no AVX-512"}), torch {machine["torch"]} with '
         f'{machine["torch_threads"]} threads, Python {machine["python"]}, '
         f'device {machine["device"]}. '
         f'Load average {load["before"][0]:.1f} before, {load["after"][0]:.1f} after'
-        + (' (**contended: other processes shared the CPUs, so absolute numbers are low and '
-           'noisy; the interleaved ratios are the meaningful part**).' if contended else '.'),
+        + (' (**contended: other processes shared the CPUs; absolute numbers are low and '
+           'noisy, the interleaved ratios less so**).' if contended else '.'),
         '',
         f'Data: {results["data"]}. Matrix-product ceiling measured in the same run: '
         f'{results["matmul_gflops"]["fp32"]:.0f} GFLOP/s fp32, '
@@ -126,7 +126,7 @@ def update_readme(results: dict, path: Path | str) -> None:
         before, rest = text.split(start, 1)
         text = before + block + rest.split(end, 1)[1]
     else:
-        text = text.rstrip('\n') + f'\n\n## Results: {kind}\n\n{block}\n'
+        text = text.rstrip('\n') + f'\n\n## Results on {kind}\n\n{block}\n'
     README.write_text(text)
 
 

@@ -1,0 +1,84 @@
+"""Training steps per CPU-second on one thread, baseline against ganzo, in one
+process: a measure that holds up when other processes share the CPUs (wall
+time does not, and two OpenMP threads suffer most from it).
+
+    python bench/cpu_time.py [--model dcgan] [--image-size 64] [--steps 4] [--reps 3]
+
+Interleaves the variants, ``--steps`` training steps (batch 64, in-memory batches;
+a WGAN-GP step is a turn: 5 critic batches and a generator step) each, after one
+step of warm-up, for ``--reps`` repetitions, with the benchmark's hyper-parameters
+(bench/run.py); prints the median images per CPU-second of each variant and its
+ratio to the baseline's as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'src'))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baseline  # noqa: E402
+from run import HYPER, training_arguments  # noqa: E402
+
+from ganzo.discriminator import Discriminator  # noqa: E402
+from ganzo.game import Game  # noqa: E402
+from ganzo.generator import Generator  # noqa: E402
+from ganzo.loss import Loss  # noqa: E402
+from ganzo.noise import Noise  # noqa: E402
+from ganzo.options import parse  # noqa: E402
+
+VARIANTS = {'ganzo fp32': [], 'ganzo fp32 --no-channels-last': ['--no-channels-last'],
+            'ganzo bf16': ['--precision', 'bf16'],
+            'ganzo bf16 --no-channels-last': ['--precision', 'bf16', '--no-channels-last']}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--model', choices=HYPER, default='dcgan')
+    parser.add_argument('--image-size', type=int, default=64)
+    parser.add_argument('--steps', type=int, default=4)
+    parser.add_argument('--reps', type=int, default=3)
+    arguments = parser.parse_args()
+    torch.set_num_threads(1)
+    size, model = arguments.image_size, arguments.model
+    batch = [(torch.rand(64, 3, size, size) * 2 - 1, torch.zeros(64, dtype=torch.long))] * (
+        5 if model == 'wgan-gp' else 1)
+    opt = baseline.parse([*HYPER[model]['baseline'], '--dataroot', '.', '--image-size', str(size)])
+    runners = {'baseline fp32': lambda model: model.step(iter(batch))}
+    models = {'baseline fp32': baseline.MODELS[model](opt, torch.device('cpu'))}
+    for name, extra in VARIANTS.items():
+        options = parse(training_arguments(model, size, len(batch), Path('.'))
+                        + ['--device', 'cpu', *extra])
+        generator = Generator.from_options(options)
+        discriminator = Discriminator.from_options(options)
+        models[name] = (Game.from_options(options, generator, discriminator,
+                                          Loss.from_options(options, discriminator)),
+                        Noise.from_options(options))
+        runners[name] = lambda model: model[0].run_epoch(batch, model[1])
+    speeds: dict[str, list[float]] = {name: [] for name in models}
+    for name in models:
+        runners[name](models[name])  # warm-up
+    for _ in range(arguments.reps):
+        for name in models:
+            started = time.process_time()
+            for _ in range(arguments.steps):
+                runners[name](models[name])
+            images = 64 * len(batch) * arguments.steps
+            speeds[name].append(images / (time.process_time() - started))
+    base = statistics.median(speeds['baseline fp32'])
+    print(json.dumps({name: {'images_per_cpu_second': round(statistics.median(values), 1),
+                             'ratio': round(statistics.median(values) / base, 3),
+                             'runs': [round(v, 1) for v in values]}
+                      for name, values in speeds.items()}, indent=1))
+
+
+if __name__ == '__main__':
+    main()
