@@ -74,10 +74,10 @@ def main() -> None:
             images = 64 * len(batch) * arguments.steps
             speeds[name].append(images / (time.process_time() - started))
     base = statistics.median(speeds['baseline fp32'])
-    print(json.dumps({name: {'images_per_cpu_second': round(statistics.median(values), 1),
-                             'ratio': round(statistics.median(values) / base, 3),
-                             'runs': [round(v, 1) for v in values]}
-                      for name, values in speeds.items()}, indent=1))
+    print(json.dumps({'model': model, 'image_size': size, 'variants': {
+        name: {'images_per_cpu_second': round(statistics.median(values), 1),
+               'ratio': round(statistics.median(values) / base, 3),
+               'runs': [round(v, 1) for v in values]} for name, values in speeds.items()}}))
 
 
 if __name__ == '__main__':

@@ -80,6 +80,17 @@ def scaling_table(results: dict) -> list[str]:
     return lines
 
 
+def cpu_time_table(results: dict) -> list[str]:
+    entry = results.get('cpu_time')
+    if not entry:
+        return []
+    lines = [f'### One thread, CPU time ({entry["model"]} {entry["image_size"]} px)', '',
+             '| variant | images per CPU-second | x baseline fp32 |', '|---|---|---|']
+    for name, row in entry['variants'].items():
+        lines.append(f'| {name} | {row["images_per_cpu_second"]:.1f} | {row["ratio"]:.2f} |')
+    return ['', *lines]
+
+
 def render(results: dict, path: Path | str) -> str:
     machine = results['machine']
     load = results['load_average']
@@ -113,6 +124,7 @@ def render(results: dict, path: Path | str) -> str:
         *pipeline_table(results), '',
         '### Time per epoch (ganzo DCGAN fp32)', '',
         *scaling_table(results),
+        *cpu_time_table(results),
     ]
     return '\n'.join(lines)
 

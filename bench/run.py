@@ -12,6 +12,8 @@
 * Peak resident memory of each process; GFLOP per real image (counted by
   torch.utils.flop_counter) and the fraction of the machine's ceiling reached.
 * Seconds per epoch against the number of images and the image size.
+* Images per CPU-second on one thread (bench/cpu_time.py, DCGAN 64 px): ratios
+  that hold up when other processes share the CPUs.
 
 Results go to bench/results/<device>-<time>.json and to the tables of
 bench/README.md between the markers of the device. Environment:
@@ -354,6 +356,10 @@ def main() -> None:
         results['training'] = training(data, work, log)
         results['pipeline'] = pipeline(data, work, log)
         results['scaling'] = scaling(data, work, log)
+        steps = ['--steps', '1', '--reps', '1'] if QUICK else ['--steps', '3', '--reps', '3']
+        results['cpu_time'] = measure([str(BENCH / 'cpu_time.py'), '--model', 'dcgan',
+                                       '--image-size', '64', *steps])
+        log(f'CPU time, 1 thread: {results["cpu_time"]}')
     results['load_average'] = {'before': load_before, 'after': os.getloadavg()}
     results['minutes'] = round((datetime.datetime.now(datetime.timezone.utc) - started
                                 ).total_seconds() / 60, 1)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganzo.data import ImageCache, SingleImageData
+from ganzo.data import Data, ImageCache, SingleImageData
+from ganzo.errors import GanzoError
 from ganzo.options import complete
 
 
@@ -51,3 +52,9 @@ def test_cached_order_restores_like_the_uncached_one(image_folder):
     restored = build(image_folder, cache_images=True)
     restored.load_state_dict(state)
     assert_same_batches(expected, epochs(restored))
+
+
+def test_cache_is_refused_for_translation_data(image_folder):
+    with pytest.raises(GanzoError, match='--cache-images'):
+        Data.from_options(complete(data_format='colorization', data_dir=str(image_folder),
+                                   image_size=8, batch_size=4, cache_images=True))

@@ -336,7 +336,8 @@ def test_non_finite_weights_with_finite_losses_are_caught(image_folder, tmp_path
     def poisoned(self, *arguments):
         losses = run_epoch(self, *arguments)
         with torch.no_grad():
-            next(self.generator.parameters()).view(-1)[0] = float('inf')
+            weight = next(self.generator.parameters())  # channels-last: no view(-1)
+            weight[(0,) * weight.dim()] = float('inf')
         return losses
 
     monkeypatch.setattr(StandardGame, 'run_epoch', poisoned)

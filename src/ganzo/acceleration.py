@@ -68,8 +68,7 @@ class Acceleration:
                 and not torch.cuda.is_bf16_supported()):
             raise GanzoError(f'--precision bf16: {torch.cuda.get_device_name(self.device)} has '
                              'no bf16 support; use --precision fp16')
-        self.memory_format = (torch.channels_last if options.channels_last
-                              else torch.contiguous_format)
+        self.memory_format = memory_format(options)
         self.compile = options.compile
 
     def prepare(self, model: nn.Module, compile: bool = True) -> nn.Module:
@@ -108,3 +107,10 @@ class Acceleration:
 
 
 with_option_parser(Acceleration.add_options)
+
+
+def memory_format(options: argparse.Namespace) -> torch.memory_format:
+    """The memory format of images and convolution weights that ``--channels-last`` asks
+    for (the networks' ``from_options`` use it, so that models are in it before any
+    distributed wrapper records their layout)."""
+    return torch.channels_last if complete(options).channels_last else torch.contiguous_format

@@ -165,7 +165,9 @@ class ImageCache(Dataset):
 
     def __init__(self, dataset: Dataset, workers: int = 0) -> None:
         from tqdm import tqdm
-        loader = DataLoader(dataset, batch_size=256, num_workers=workers)
+        # A generator of its own: the global RNG, which orders the data, is left alone.
+        loader = DataLoader(dataset, batch_size=256, num_workers=workers,
+                            generator=torch.Generator())
         images, targets = [], []
         for batch, labels in tqdm(loader, desc='caching images', unit='batch', leave=False,
                                   disable=None):

@@ -16,6 +16,7 @@ import argparse
 import torch
 from torch import nn
 
+from ganzo.acceleration import memory_format
 from ganzo.errors import GanzoError
 from ganzo.generator import (
     add_network_options,
@@ -204,8 +205,10 @@ class Discriminator:
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:
-        """The discriminator named by ``--discriminator``, on ``--device``."""
-        return build('discriminator', 'discriminator', options).to(device(options))
+        """The discriminator named by ``--discriminator``, on ``--device``, in the
+        memory format of ``--channels-last``."""
+        return build('discriminator', 'discriminator', options).to(
+            device(options), memory_format=memory_format(options))
 
 
 with_option_parser(Discriminator.add_options)

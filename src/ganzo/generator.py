@@ -16,6 +16,7 @@ import argparse
 import torch
 from torch import nn
 
+from ganzo.acceleration import memory_format
 from ganzo.errors import GanzoError
 from ganzo.options import build, complete, component_option, device, positive_int, probability
 from ganzo.registry import register, with_option_parser
@@ -286,8 +287,10 @@ class Generator:
 
     @staticmethod
     def from_options(options: argparse.Namespace) -> nn.Module:
-        """The generator named by ``--generator``, on ``--device``."""
-        return build('generator', 'generator', options).to(device(options))
+        """The generator named by ``--generator``, on ``--device``, in the memory
+        format of ``--channels-last``."""
+        return build('generator', 'generator', options).to(
+            device(options), memory_format=memory_format(options))
 
 
 with_option_parser(Generator.add_options)
