@@ -258,7 +258,7 @@ class LabelSubset(Subset):
 
 # Image folders
 
-def _readable_image(path: str) -> bool:
+def readable_image(path: str) -> bool:
     """Whether PIL recognizes the header of the file at ``path``."""
     try:
         with Image.open(path):
@@ -267,7 +267,8 @@ def _readable_image(path: str) -> bool:
         return False
 
 
-def _load_image(path: str) -> Image.Image:
+def load_image(path: str) -> Image.Image:
+    """The image at ``path``, decoded; a ``GanzoError`` naming it if it cannot be."""
     try:
         with open(path, 'rb') as file:
             image = Image.open(file)
@@ -308,11 +309,11 @@ def folder_dataset(options: argparse.Namespace, transform: Transform) -> Dataset
         nonlocal skipped
         if Path(path).name.startswith('.'):
             return False
-        valid = _readable_image(path)
+        valid = readable_image(path)
         skipped += not valid
         return valid
 
-    dataset = ImageFolder(str(root), transform=transform, loader=_load_image,
+    dataset = ImageFolder(str(root), transform=transform, loader=load_image,
                           is_valid_file=is_valid_file, allow_empty=True)
     if dataset.classes == ['']:
         dataset.classes, dataset.class_to_idx = [root.name], {root.name: 0}

@@ -49,7 +49,7 @@ from torchvision.utils import save_image
 from tqdm import tqdm
 
 import ganzo
-from ganzo.data import Transform, _load_image, _readable_image, image_transform, input_colors
+from ganzo.data import Transform, image_transform, input_colors, load_image, readable_image
 from ganzo.errors import GanzoError
 from ganzo.experiment import (
     CHECKPOINT,
@@ -64,9 +64,9 @@ from ganzo.export import export, onnx_available, onnx_path
 from ganzo.generator import Generator
 from ganzo.noise import Noise
 from ganzo.options import (
-    _number,
     check_experiment_name,
     device,
+    number_type,
     parse,
     path_is_writable,
     positive_int,
@@ -77,7 +77,7 @@ from ganzo.train import run
 
 # Saved options about where and how training ran, not what it computed.
 NOT_INHERITED = ('device', 'seed', 'output_dir')
-at_least_two = _number(int, lambda x: x >= 2, 'an integer >= 2')
+at_least_two = number_type(int, lambda x: x >= 2, 'an integer >= 2')
 
 
 @with_option_parser
@@ -313,14 +313,14 @@ def input_images(path: Path) -> list[Path]:
     """The image files of ``--input``: the file itself, or those in the folder
     and its sub-folders (hidden ones and files that are not images are skipped)."""
     if path.is_file():
-        if not _readable_image(str(path)):
+        if not readable_image(str(path)):
             raise GanzoError(f'--input {path} is not an image PIL can read')
         return [path]
     if not path.is_dir():
         raise GanzoError(f'--input {path}: no such file or folder')
     files = sorted(p for p in path.rglob('*') if p.is_file()
                    and not any(part.startswith('.') for part in p.relative_to(path).parts)
-                   and _readable_image(str(p)))
+                   and readable_image(str(p)))
     if not files:
         raise GanzoError(f'--input {path} holds no images: give a folder of image files, '
                          'or one image')
@@ -342,7 +342,7 @@ def translate(options: argparse.Namespace, generator: nn.Module) -> str:
     write_options(folder, options)
     indices = torch.arange(len(files))
     for batch in batches(indices, options.batch_size):
-        inputs = torch.stack([transform(_load_image(str(files[i]))) for i in batch.tolist()])
+        inputs = torch.stack([transform(load_image(str(files[i]))) for i in batch.tolist()])
         for index, image in zip(batch.tolist(), generate(generator, inputs.to(device(options)))):
             relative = files[index].relative_to(root) if root.is_dir() else Path(root.name)
             target = folder / output_name(relative)

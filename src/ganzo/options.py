@@ -57,7 +57,9 @@ def load_components() -> None:
 
 # Value types: each checks a range and says what is expected.
 
-def _number(convert: Callable[[str], Any], check: Callable[[Any], bool], expected: str):
+def number_type(convert: Callable[[str], Any], check: Callable[[Any], bool], expected: str):
+    """An argparse ``type``: ``convert`` the text, accept it if ``check`` holds,
+    otherwise an error saying that ``expected`` was expected."""
     def parse(text: str) -> Any:
         try:
             value = convert(text)
@@ -70,12 +72,12 @@ def _number(convert: Callable[[str], Any], check: Callable[[Any], bool], expecte
     return parse
 
 
-positive_int = _number(int, lambda x: x > 0, 'a positive integer')
-non_negative_int = _number(int, lambda x: x >= 0, 'an integer >= 0')
-positive_float = _number(float, lambda x: x > 0 and x != float('inf'), 'a positive number')
-non_negative_float = _number(float, lambda x: 0 <= x < float('inf'), 'a number >= 0')
-probability = _number(float, lambda x: 0 <= x <= 1, 'a number between 0 and 1')
-beta = _number(float, lambda x: 0 <= x < 1, 'a number in [0, 1)')
+positive_int = number_type(int, lambda x: x > 0, 'a positive integer')
+non_negative_int = number_type(int, lambda x: x >= 0, 'an integer >= 0')
+positive_float = number_type(float, lambda x: x > 0 and x != float('inf'), 'a positive number')
+non_negative_float = number_type(float, lambda x: 0 <= x < float('inf'), 'a number >= 0')
+probability = number_type(float, lambda x: 0 <= x <= 1, 'a number between 0 and 1')
+beta = number_type(float, lambda x: 0 <= x < 1, 'a number in [0, 1)')
 
 
 def component_option(group: argparse._ArgumentGroup, namespace: str, help: str,
