@@ -21,13 +21,13 @@ demo: $(READY)
 	$(VENV)/bin/ganzo --from-json experiments/1-dcgan-mnist.json --delete
 
 test: $(READY)
-	$(PYTHON) -m pytest
+	$(PYTHON) -m pytest -n auto
 
 bench: $(READY)
 	$(PYTHON) bench/run.py
 
 lint: $(READY)
-	$(VENV)/bin/ruff check src tests examples
+	$(VENV)/bin/ruff check src tests examples bench experiments
 
 clean:
 	rm -rf $(VENV) runs

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import importlib
+import io
 import os
 import subprocess
 import sys
@@ -12,10 +16,20 @@ import pytest
 import torch
 from PIL import Image
 
+from ganzo.kind import GENERATION, kinds_served, run_kind
+from ganzo.options import complete, load_components
+from ganzo.registry import Registry
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / 'shared' / 'data'
 
 torch.set_num_threads(1)
+load_components()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, so that parallel workers (pytest -n) end together."""
+    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
 
 
 def make_image_folder(path: Path, classes: int = 2, per_class: int = 8, size: int = 12,
@@ -53,9 +67,33 @@ def tiny_arguments(image_folder: Path, model_dir: Path, **options) -> list[str]:
     return arguments
 
 
+COMMANDS = {'ganzo': 'ganzo.train', 'ganzo.deh': 'ganzo.deh', 'ganzo.score': 'ganzo.score'}
+
+
 def run_ganzo(*arguments: str, module: str = 'ganzo', env: dict | None = None,
-              stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
-    """Run a Ganzo command in a subprocess, as a user would."""
+              stdin=subprocess.DEVNULL, process: bool = False) -> subprocess.CompletedProcess:
+    """Run a Ganzo command as a user would, and what it printed and returned: in
+    this process (fast), or in a subprocess (``python -m module``) with
+    ``process``, or with ``env`` (variables such as ``GANZO_LOAD_MODULES`` act
+    when a process starts)."""
+    if process or env is not None:
+        return run_process(*arguments, module=module, env=env, stdin=stdin)
+    main = importlib.import_module(COMMANDS[module]).main
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main([str(argument) for argument in arguments])
+            status = 0
+        except SystemExit as exit:
+            status = exit.code if isinstance(exit.code, int) else 1
+            if isinstance(exit.code, str):
+                print(exit.code, file=sys.stderr)
+    return subprocess.CompletedProcess(arguments, status, stdout.getvalue(), stderr.getvalue())
+
+
+def run_process(*arguments: str, module: str = 'ganzo', env: dict | None = None,
+                stdin=subprocess.DEVNULL) -> subprocess.CompletedProcess:
+    """Run a Ganzo command in a subprocess, ``python -m module``."""
     environment = {**os.environ, 'PYTHONPATH': os.pathsep.join(
         [str(ROOT / 'src'), str(ROOT / 'examples'), os.environ.get('PYTHONPATH', '')]),
         'OMP_NUM_THREADS': '1', **(env or {})}
@@ -72,3 +110,59 @@ def assert_user_error(result: subprocess.CompletedProcess, *words: str) -> None:
     assert 'Traceback' not in result.stderr
     for word in words:
         assert word in lines[0], lines[0]
+
+
+# Components of every kind of run, for tests driven by the registry
+
+def kind_options(namespace: str, name: str, **values) -> argparse.Namespace:
+    """Complete options of a tiny run (16 px colour images, 8 noise numbers, 4
+    channels) in which the component ``name`` of ``namespace`` serves: the game
+    and the other components are chosen from the registry by the kind of run it
+    serves (the default where it fits)."""
+    served = kinds_served(Registry.get(namespace, name), namespace)
+    kind = GENERATION if GENERATION in served else sorted(served)[0]
+
+    def fitting(other: str) -> str:
+        names = [Registry.default(other), *Registry.names(other)]
+        return next(choice for choice in names if choice is not None
+                    and kind in kinds_served(Registry.get(other, choice), other))
+
+    game = next(game for game in Registry.names('game')
+                if getattr(Registry.get('game', game), 'kind', GENERATION) == kind)
+    base = dict(image_size=16, image_colors=3, state_size=8, generator_channels=4,
+                discriminator_channels=4, device='cpu', game=game,
+                data_format=fitting('data'), generator=fitting('generator'),
+                discriminator=fitting('discriminator'), loss=fitting('loss'))
+    return complete(**{**base, namespace: name, **values})
+
+
+def generator_inputs(options: argparse.Namespace, batch: int = 3) -> torch.Tensor:
+    """What a generator of ``options`` takes: noise ``B x Z``, or images ``B x I x H x W``."""
+    kind = run_kind(options, check=False)
+    if kind.translates:
+        return torch.rand(batch, kind.input_colors, options.image_size, options.image_size) * 2 - 1
+    return torch.randn(batch, options.state_size)
+
+
+def discriminator_inputs(options: argparse.Namespace, batch: int = 3) -> torch.Tensor:
+    """What a discriminator of ``options`` takes: images ``B x C x H x W``, or in
+    translation (input, image) pairs ``B x (I + C) x H x W``."""
+    kind = run_kind(options, check=False)
+    channels = options.image_colors + (kind.input_colors if kind.translates else 0)
+    return torch.rand(batch, channels, options.image_size, options.image_size) * 2 - 1
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    """Plugins that a test loads (from ``examples/``, on the path) are gone
+    afterwards: the registry and the imported modules are as they were."""
+    components = {namespace: dict(names) for namespace, names in Registry._components.items()}
+    defaults, parsers = dict(Registry._defaults), list(Registry._option_parsers)
+    modules = set(sys.modules)
+    monkeypatch.syspath_prepend(str(ROOT / 'examples'))
+    yield
+    Registry._components, Registry._defaults = components, defaults
+    Registry._option_parsers = parsers
+    for name in set(sys.modules) - modules:
+        if str(ROOT / 'examples') in str(getattr(sys.modules[name], '__file__', '')):
+            del sys.modules[name]

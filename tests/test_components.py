@@ -1,21 +1,24 @@
-"""Every registered component is built, and every generator / discriminator /
-loss combination of the standard game trains for 2 batches on tiny images.
-Translation components (``translation = True``) are covered the same way with
-the translate game in test_translation.py."""
+"""Every registered component (plugins' too) is built in a run of a kind it
+serves and keeps its contract (``ganzo.contracts``), and every game trains 2
+batches on tiny images with every generator / discriminator / loss
+combination that serves its kind of run."""
 
 import itertools
 import math
 
 import pytest
 import torch
+from torch import nn
 
-from conftest import make_image_folder
+from conftest import kind_options, make_image_folder
+from ganzo import contracts
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
 from ganzo.evaluation import Evaluation
 from ganzo.game import Game
 from ganzo.generator import Generator
 from ganzo.hook import Hook
+from ganzo.kind import GENERATION, kinds_served
 from ganzo.loss import Loss
 from ganzo.noise import Noise
 from ganzo.options import complete, load_components
@@ -24,12 +27,6 @@ from ganzo.snapshot import Snapshot
 from ganzo.statistics import Statistics
 
 load_components()
-
-
-def standard(namespace):
-    """The names of ``namespace`` that serve the standard game."""
-    return [name for name in Registry.names(namespace)
-            if not getattr(Registry.get(namespace, name), 'translation', False)]
 
 
 @pytest.fixture(scope='module')
@@ -47,25 +44,37 @@ BUILDERS = {
     'generator': lambda options: Generator.from_options(options),
     'discriminator': lambda options: Discriminator.from_options(options),
     'noise': lambda options: Noise.from_options(options),
-    'hook': lambda options: Hook.from_options(options, 'discriminator'),
+    'hook': lambda options: Hook.from_options(options, 'discriminator')[0],
     'statistics': lambda options: Statistics.from_options(options),
     'snapshot': lambda options: Snapshot.from_options(options),
     'evaluation': lambda options: Evaluation.from_options(
-        options, Generator.from_options(options), Noise.from_options(options)),
+        options, Generator.from_options(options), Noise.from_options(options),
+        Data.from_options(options)),
+    'data': lambda options: Data.from_options(options),
 }
-OPTION = {'statistics': 'log', 'snapshot': 'save_images_as',
+OPTION = {'statistics': 'log', 'snapshot': 'save_images_as', 'data': 'data_format',
           'evaluation': 'evaluation_criterion', 'hook': 'discriminator_hooks'}
+CONTRACTS = {'noise': contracts.Noise, 'hook': contracts.Hook, 'statistics': contracts.Statistics,
+             'snapshot': contracts.Snapshot, 'evaluation': contracts.Evaluation,
+             'data': contracts.Data, 'generator': nn.Module, 'discriminator': nn.Module}
 # built below, in test_data.py and in test_metrics.py
-NOT_BUILT_HERE = {'dataset', 'data', 'loss', 'game', 'feature-extractor'}
+NOT_BUILT_HERE = {'dataset', 'loss', 'game', 'feature-extractor'}
 
 
 @pytest.mark.parametrize('namespace, name', [
     (namespace, name) for namespace in Registry.namespaces() if namespace in BUILDERS
-    for name in standard(namespace)])
-def test_every_registered_component_builds(options, namespace, name):
+    for name in Registry.names(namespace)])
+def test_every_registered_component_builds_and_keeps_its_contract(options, namespace, name):
     value = [name] if namespace == 'hook' else name
-    component = BUILDERS[namespace](complete(options, **{OPTION.get(namespace, namespace): value}))
-    assert component is not None
+    fitting = kind_options(namespace, name, **{OPTION.get(namespace, namespace): value})
+    values = complete(options, **{key: getattr(fitting, key) for key in (
+        'game', 'data_format', 'generator', 'discriminator', 'loss',
+        OPTION.get(namespace, namespace))})
+    if fitting.game == 'translate':
+        values = complete(values, test_fraction=0.25)
+    component = BUILDERS[namespace](values)
+    assert type(component) is Registry.get(namespace, name)
+    assert isinstance(component, CONTRACTS[namespace])
 
 
 def test_every_namespace_is_covered():
@@ -73,18 +82,31 @@ def test_every_namespace_is_covered():
         set(BUILDERS) | NOT_BUILT_HERE)
 
 
-@pytest.mark.parametrize('generator, discriminator, loss', list(itertools.product(
-    standard('generator'), standard('discriminator'), standard('loss'))))
-def test_every_combination_trains(options, generator, discriminator, loss):
+def combinations() -> list[tuple[str, str, str, str]]:
+    """Every game with every generator, discriminator and loss that serve its kind of run."""
+    found = []
+    for game in Registry.names('game'):
+        kind = getattr(Registry.get('game', game), 'kind', GENERATION)
+        serving = [[name for name in Registry.names(namespace)
+                    if kind in kinds_served(Registry.get(namespace, name), namespace)]
+                   for namespace in ('generator', 'discriminator', 'loss')]
+        found += [(game, *chosen) for chosen in itertools.product(*serving)]
+    return found
+
+
+@pytest.mark.parametrize('game, generator, discriminator, loss', combinations())
+def test_every_combination_trains(options, game, generator, discriminator, loss):
     torch.manual_seed(0)
-    options = complete(options, generator=generator, discriminator=discriminator, loss=loss)
+    fitting = kind_options('game', game)
+    options = complete(options, game=game, data_format=fitting.data_format, generator=generator,
+                       discriminator=discriminator, loss=loss)
     data = Data.from_options(options)
     generator_model = Generator.from_options(options)
     discriminator_model = Discriminator.from_options(options)
     before = [p.detach().clone() for p in generator_model.parameters()]
-    game = Game.from_options(options, generator_model, discriminator_model,
-                             Loss.from_options(options, discriminator_model))
-    losses = game.run_epoch(data, Noise.from_options(options))
+    trained = Game.from_options(options, generator_model, discriminator_model,
+                                Loss.from_options(options, discriminator_model))
+    losses = trained.run_epoch(data, Noise.from_options(options))
     assert set(losses) == {'generator', 'discriminator'}
     assert all(math.isfinite(value) for value in losses.values())
     assert any(not torch.equal(b, p) for b, p in zip(before, generator_model.parameters()))

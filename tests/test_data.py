@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzo import data as ganzo_data
 from ganzo.data import Data, SingleImageData, mnist_5k_path
+from ganzo.data import sources as ganzo_data
 from ganzo.errors import GanzoError
 from ganzo.options import complete, parse
 from ganzo.registry import Registry

@@ -1,52 +1,63 @@
+"""Discriminators: every registered one (a plugin's too) is built from its
+options and runs forward and backward; then the specifics of each architecture."""
+
 from argparse import Namespace
 
 import pytest
 import torch
 from torch import nn
 
-from ganzo.discriminator import ConvDiscriminator, Discriminator, FCDiscriminator, GoodDiscriminator
+from conftest import discriminator_inputs, kind_options
+from ganzo.discriminator import ConvDiscriminator, Discriminator
 from ganzo.errors import GanzoError
 from ganzo.generator import ConvGenerator
-from ganzo.options import OptionParser, complete
+from ganzo.options import OptionParser
 from ganzo.registry import Registry
 
-# Noise-to-image components; translation ones (translation = True) are in test_translation.py.
-NAMES = [name for name in Registry.names('discriminator')
-         if not getattr(Registry.get('discriminator', name), 'translation', False)]
-CLASSES = {'fc': FCDiscriminator, 'conv': ConvDiscriminator, 'good': GoodDiscriminator}
+NAMES = Registry.names('discriminator')
 
 
-def options(**values) -> Namespace:
-    """Tiny discriminator options: 16 px color images, 4 channels."""
-    return Namespace(**{'image_size': 16, 'image_colors': 3, 'state_size': 8,
-                         'discriminator_channels': 4, **values})
+def options(name: str = 'conv', **values) -> Namespace:
+    """Tiny options in which the discriminator ``name`` serves: 16 px colour
+    images (or pairs of images, in translation), 4 channels."""
+    return kind_options('discriminator', name, **values)
 
 
 def build(name: str, **values) -> nn.Module:
-    return CLASSES[name](options(**values))
+    return Registry.build('discriminator', name, options(name, **values))
 
 
-def test_registered_names_and_default():
-    assert NAMES == ['conv', 'fc', 'good']
+def test_the_default_is_dcgan():
+    assert {'conv', 'fc', 'good', 'patch-gan'} <= set(NAMES)
     assert Registry.default('discriminator') == 'conv'
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_from_options_builds_the_registered_class(name):
+    discriminator = Discriminator.from_options(options(name))
+    assert type(discriminator) is Registry.get('discriminator', name)
 
 
 @pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('size', [8, 16, 32, 48])
 @pytest.mark.parametrize('colors', [1, 3])
-def test_one_logit_per_image(name, size, colors):
-    discriminator = build(name, image_size=size, image_colors=colors)
-    logits = discriminator(torch.rand(3, colors, size, size) * 2 - 1)
-    assert logits.shape == (3,)
-    assert torch.isfinite(logits).all()
+def test_finite_logits_for_each_image(name, size, colors):
+    values = options(name, image_size=size, image_colors=colors)
+    logits = build(name, image_size=size, image_colors=colors)(discriminator_inputs(values))
+    assert logits.shape[0] == 3 and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize('name', ['conv', 'fc', 'good'])
+def test_one_logit_per_image(name):
+    assert build(name)(discriminator_inputs(options(name))).shape == (3,)
 
 
 @pytest.mark.parametrize('name', NAMES)
 def test_gradients_reach_every_parameter_and_the_images(name):
     discriminator = build(name)
-    images = torch.randn(3, 3, 16, 16, requires_grad=True)
+    images = discriminator_inputs(options(name)).requires_grad_(True)
     logits = discriminator(images)
-    (logits * torch.randn(3)).sum().backward()
+    (logits * torch.randn_like(logits)).sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
     for parameter_name, parameter in discriminator.named_parameters():
         assert parameter.grad is not None, parameter_name
@@ -56,7 +67,7 @@ def test_gradients_reach_every_parameter_and_the_images(name):
 @pytest.mark.parametrize('name', NAMES)
 def test_eval_mode_works_on_a_single_image(name):
     discriminator = build(name).eval()
-    assert discriminator(torch.randn(1, 3, 16, 16)).shape == (1,)
+    assert discriminator(discriminator_inputs(options(name), 1)).shape[0] == 1
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -145,12 +156,6 @@ def test_library_example_with_a_generator():
     generator = ConvGenerator(options)
     discriminator = ConvDiscriminator(options)
     assert discriminator(generator(torch.randn(5, 8))).shape == (5,)
-
-
-@pytest.mark.parametrize('name', NAMES)
-def test_from_options(name):
-    discriminator = Discriminator.from_options(complete(options(discriminator=name)))
-    assert type(discriminator) is CLASSES[name]
 
 
 def test_command_line_options():

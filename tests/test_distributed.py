@@ -20,10 +20,12 @@ import torch
 from torch.utils.data import TensorDataset
 
 from conftest import ROOT, assert_user_error, tiny_arguments
-from ganzo.distributed import ShardSampler, reason, timeout
+from ganzo.distributed import ShardSampler, launch, reason, timeout
 from ganzo.errors import GanzoError
 from ganzo.train import main
+from ganzo.train import run as ganzo_run
 
+pytestmark = pytest.mark.slow  # processes that each import torch
 TIMEOUT = 240
 LAUNCH = 'import sys; from ganzo.train import run; from ganzo.distributed import launch; ' \
          'run(lambda argv: launch(argv, 2), sys.argv[1:])'
@@ -52,10 +54,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def standalone(processes: int, *ganzo: str) -> subprocess.CompletedProcess:
-    result = run(torchrun('--standalone', '--nproc-per-node', processes, '-m', 'ganzo', *ganzo))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+def standalone(processes: int, *ganzo: str) -> None:
+    """``processes`` processes of ``python -m ganzo`` in one process group, started
+    with the variables that ``torchrun --standalone`` sets (without torchrun itself,
+    whose own start costs seconds: the tests of torchrun are below)."""
+    group = {**environment(), 'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': str(free_port()),
+             'WORLD_SIZE': str(processes), 'LOCAL_WORLD_SIZE': str(processes)}
+    started = [subprocess.Popen([sys.executable, '-m', 'ganzo', *map(str, ganzo)],
+                                env={**group, 'RANK': str(rank), 'LOCAL_RANK': str(rank)},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL) for rank in range(processes)]
+    try:
+        outputs = [process.communicate(timeout=TIMEOUT) for process in started]
+    finally:
+        for process in started:
+            process.kill()
+    assert [process.returncode for process in started] == [0] * processes, outputs
 
 
 def checkpoint(run_dir: Path) -> dict:
@@ -171,11 +185,18 @@ def rank_of(pid: int) -> int | None:
     return ranks[0] if ranks else None
 
 
-def test_a_mistake_is_told_once_by_rank_0(image_folder, tmp_path):
-    result = run([sys.executable, '-c', LAUNCH,
-                  *arguments(image_folder, tmp_path, snapshot_size=9)])
+def test_a_mistake_is_told_once_by_rank_0(image_folder, tmp_path, capfd, monkeypatch):
+    for name, value in environment().items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exit:  # the launcher here, its two processes apart
+        launch_in_this_process(arguments(image_folder, tmp_path, snapshot_size=9))
+    result = subprocess.CompletedProcess([], exit.value.code, *capfd.readouterr())
     assert_user_error(result, '--snapshot-size')
     assert not (tmp_path / 'tiny').exists()
+
+
+def launch_in_this_process(argv: list[str]) -> None:
+    ganzo_run(lambda argv: launch(argv, 2), [str(argument) for argument in argv])
 
 
 def test_parallel_without_a_gpu_is_a_user_error(image_folder, tmp_path, capsys):

@@ -102,7 +102,8 @@ def test_metric_criterion_does_not_change_the_training(real_folder, tmp_path):
 @pytest.mark.parametrize('options, words', [
     ({'evaluation_samples': 10}, ['--evaluation-samples 10', 'fid', 'at least 65']),
     ({'evaluate_every': 0}, ['--evaluate-every']),
-    ({'game': 'translate'}, ['--evaluation-criterion fid', 'l1 or psnr']),
+    ({'game': 'translate', 'data_format': 'colorization', 'generator': 'u-gen',
+      'discriminator': 'patch-gan'}, ['--evaluation-criterion', 'l1', 'not fid']),
     ({'feature_extractor': 'inception', 'inception_weights': '/no/such.pth',
       'evaluation_criterion': 'kid'}, ['--inception-weights']),
 ])

@@ -1,50 +1,56 @@
+"""Generators: every registered one (a plugin's too) is built from its options
+and runs forward and backward; then the specifics of each architecture."""
+
 from argparse import Namespace
 
 import pytest
 import torch
 from torch import nn
 
+from conftest import generator_inputs, kind_options
 from ganzo.errors import GanzoError
-from ganzo.generator import ConvGenerator, FCGenerator, Generator, GoodGenerator
-from ganzo.options import OptionParser, complete
+from ganzo.generator import ConvGenerator, Generator
+from ganzo.options import OptionParser
 from ganzo.registry import Registry
 
-# Noise-to-image components; translation ones (translation = True) are in test_translation.py.
-NAMES = [name for name in Registry.names('generator')
-         if not getattr(Registry.get('generator', name), 'translation', False)]
-CLASSES = {'fc': FCGenerator, 'conv': ConvGenerator, 'good': GoodGenerator}
+NAMES = Registry.names('generator')
 
 
-def options(**values) -> Namespace:
-    """Tiny generator options: 16 px color images from 8 numbers, 4 channels."""
-    return Namespace(**{'image_size': 16, 'image_colors': 3, 'state_size': 8,
-                         'generator_channels': 4, **values})
+def options(name: str = 'conv', **values) -> Namespace:
+    """Tiny options in which the generator ``name`` serves: 16 px colour images
+    from 8 numbers (or from images, in translation), 4 channels."""
+    return kind_options('generator', name, **values)
 
 
 def build(name: str, **values) -> nn.Module:
-    return CLASSES[name](options(**values))
+    return Registry.build('generator', name, options(name, **values))
 
 
-def test_registered_names_and_default():
-    assert NAMES == ['conv', 'fc', 'good']
+def test_the_default_is_dcgan():
+    assert {'conv', 'fc', 'good', 'u-gen'} <= set(NAMES)
     assert Registry.default('generator') == 'conv'
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_from_options_builds_the_registered_class(name):
+    assert type(Generator.from_options(options(name))) is Registry.get('generator', name)
 
 
 @pytest.mark.parametrize('name', NAMES)
 @pytest.mark.parametrize('size', [8, 16, 32, 48])
 @pytest.mark.parametrize('colors', [1, 3])
-def test_output_shape_and_range(name, size, colors):
-    generator = build(name, image_size=size, image_colors=colors)
-    images = generator(torch.randn(2, 8))
+def test_output_shape_range_and_finiteness(name, size, colors):
+    values = options(name, image_size=size, image_colors=colors)
+    images = build(name, image_size=size, image_colors=colors)(generator_inputs(values, 2))
     assert images.shape == (2, colors, size, size)
-    assert images.abs().max() <= 1
+    assert torch.isfinite(images).all() and images.abs().max() <= 1
     assert images.std() > 0
 
 
 @pytest.mark.parametrize('name', NAMES)
 def test_gradients_reach_every_parameter(name):
     generator = build(name)
-    images = generator(torch.randn(3, 8))
+    images = generator(generator_inputs(options(name)))
     (images * torch.randn_like(images)).sum().backward()
     for parameter_name, parameter in generator.named_parameters():
         assert parameter.grad is not None, parameter_name
@@ -54,7 +60,7 @@ def test_gradients_reach_every_parameter(name):
 @pytest.mark.parametrize('name', NAMES)
 def test_eval_mode_works_on_a_single_sample(name):
     generator = build(name).eval()
-    assert generator(torch.randn(1, 8)).shape == (1, 3, 16, 16)
+    assert generator(generator_inputs(options(name), 1)).shape == (1, 3, 16, 16)
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -133,12 +139,6 @@ def test_library_example():
     generator = ConvGenerator(Namespace(image_size=16, image_colors=1, state_size=8,
                                         generator_channels=4))
     assert generator(torch.randn(5, 8)).shape == (5, 1, 16, 16)
-
-
-@pytest.mark.parametrize('name', NAMES)
-def test_from_options(name):
-    generator = Generator.from_options(complete(options(generator=name)))
-    assert type(generator) is CLASSES[name]
 
 
 def test_command_line_options():

@@ -114,3 +114,42 @@ def test_experiment_name_is_a_stable_hash_of_what_shapes_results():
 def test_experiment_names_cannot_escape_the_model_dir(name):
     with pytest.raises(GanzoError, match='--experiment'):
         check_experiment_name(name)
+
+
+@pytest.mark.parametrize('given, warned', [
+    (['--l1-weight', '5'], '--l1-weight is an option of --loss pix2pix, not of the chosen gan'),
+    (['--loss', 'wgan', '--soft-labels'], '--soft-labels is an option of --loss gan or pix2pix'),
+    (['--clip-to', '0.1'], '--clip-to is an option of --generator-hooks or --discriminator-hooks '
+                           'weight-clipper, not of the chosen none'),
+    (['--split', 'vertical'], '--split is an option of --data-format pair-of-images'),
+    (['--evaluate-every', '2'], '--evaluate-every is an option of --evaluation-criterion fid'),
+    (['--feature-extractor', 'classifier'], '--feature-extractor is an option of '
+                                            '--evaluation-criterion fid or kid'),
+])
+def test_an_option_of_a_component_not_chosen_is_warned_about(given, warned, recwarn):
+    parse(given)
+    [warning] = recwarn.list
+    assert str(warning.message).startswith(warned)
+    assert str(warning.message).endswith(': it has no effect')
+
+
+@pytest.mark.parametrize('given', [
+    ['--loss', 'pix2pix', '--l1-weight', '5'],
+    ['--discriminator-hooks', 'weight-clipper', '--clip-to', '0.1'],
+    ['--loss', 'wgan-gp', '--gradient-penalty-factor', '5'],
+    ['--evaluation-criterion', 'kid', '--evaluate-every', '2'],
+])
+def test_options_of_chosen_components_are_not_warned_about(given, recwarn):
+    parse(given)
+    assert not recwarn.list
+
+
+def test_a_json_file_is_warned_about_only_where_it_leaves_the_defaults(tmp_path, recwarn):
+    path = tmp_path / 'options.json'
+    path.write_text(json.dumps({'loss': 'gan', 'l1_weight': 100.0, 'clip_to': 0.01,
+                                'soft_labels': True}))
+    parse(['--from-json', str(path)])
+    assert not recwarn.list  # a saved options.json holds every option, at its value
+    path.write_text(json.dumps({'loss': 'wgan', 'l1_weight': 5}))
+    parse(['--from-json', str(path)])
+    assert [str(warning.message).split(' is ')[0] for warning in recwarn] == ['--l1-weight']

@@ -27,7 +27,7 @@ import torch
 from conftest import ROOT, tiny_arguments
 from ganzo import experiment as ganzo_experiment
 from ganzo.errors import GanzoError
-from ganzo.experiment import TEMPORARY, load
+from ganzo.files import TEMPORARY, load
 from ganzo.loss import GANLoss
 from ganzo.safeguards import Interrupted, StopSignals, check_finite, non_finite
 from ganzo.train import main
@@ -238,6 +238,7 @@ def wait_for(path: Path, ended, seconds: float = 120) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_sigint_from_a_terminal_stops_cleanly_and_restore_continues(image_folder, tmp_path):
     """Ctrl-C in a terminal: SIGINT to the whole process group of ``python -m
     ganzo``, DataLoader workers included."""
@@ -253,6 +254,7 @@ def test_sigint_from_a_terminal_stops_cleanly_and_restore_continues(image_folder
     assert_stopped_cleanly('SIGINT', process.returncode, stderr, command, image_folder, tmp_path)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_cleanly_and_restore_continues(image_folder, tmp_path):
     """SIGTERM, as a job scheduler sends it to the training process."""
     command = tiny_arguments(image_folder, tmp_path / 'runs', epochs=100000)
@@ -413,7 +415,7 @@ def test_no_space_left_for_the_best_models_stops_the_run(image_folder, tmp_path,
         file.write(data[:len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ganzo_experiment, '_write_bytes', full)
+    monkeypatch.setattr(ganzo_experiment, "write_bytes", full)
     capsys.readouterr()
     assert train(*command, '--restore', '--epochs', '2') == 2
     [line] = capsys.readouterr().err.strip().splitlines()[-1:]

@@ -62,7 +62,10 @@ def test_errors(real_folder, tmp_path):
     assert_user_error(ganzo_eval(*metric_options(tmp_path)), '--experiment', '--generated-dir')
     assert_user_error(ganzo_eval('--generated-dir', real_folder), '--evaluation-data-dir')
     assert_user_error(ganzo_eval('--model-dir', tmp_path, '--experiment', 'nothing'),
-                      'options.json', '--experiment')
+                      '--experiment nothing', 'no such experiment')
+    (tmp_path / 'not-a-run').mkdir()
+    assert_user_error(ganzo_eval('--model-dir', tmp_path, '--experiment', 'not-a-run'),
+                      'options.json', 'is missing')
     assert_user_error(ganzo_eval('--generated-dir', tmp_path / 'empty', '--evaluation-data-dir',
                                  real_folder, *metric_options(tmp_path)),
                       '--generated-dir', 'no images')

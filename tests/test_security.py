@@ -14,9 +14,10 @@ import torch
 
 from conftest import ROOT, tiny_arguments
 from ganzo.errors import GanzoError
-from ganzo.experiment import load
+from ganzo.files import load
 from ganzo.options import check_experiment_name
-from ganzo.train import run, train
+from ganzo.train import ganzo as train
+from ganzo.train import run
 
 
 def status(arguments: list) -> int:

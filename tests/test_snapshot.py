@@ -25,11 +25,20 @@ def test_folder_snapshot_writes_a_grid_every_n_epochs(tmp_path):
     snapshot = Snapshot.from_options(options(tmp_path, snapshot_size=4, sample_every=2))
     noise = GaussianNoise(options(tmp_path))
     for epoch in (1, 2, 3, 4):
-        snapshot.save(epoch, None, noise, Identity())
+        snapshot.save(None, noise, Identity(), epoch)
     files = sorted(p.name for p in (tmp_path / 'run' / 'samples').iterdir())
     assert files == ['epoch-0002.png', 'epoch-0004.png']
     image = Image.open(tmp_path / 'run' / 'samples' / 'epoch-0002.png')
     assert image.size == (2 * 2 + 3 * 2, 2 * 2 + 3 * 2)  # 2 x 2 grid, padding 2
+
+
+def test_without_epoch_numbers_the_saves_are_counted_from_1(tmp_path):
+    snapshot = Snapshot.from_options(options(tmp_path, snapshot_size=4))
+    noise = GaussianNoise(options(tmp_path))
+    for _ in range(2):
+        snapshot.save(None, noise, Identity())  # the spec's loop
+    files = sorted(p.name for p in (tmp_path / 'run' / 'samples').iterdir())
+    assert files == ['epoch-0001.png', 'epoch-0002.png']
 
 
 def test_fixed_noise_is_drawn_once_and_survives_a_restore(tmp_path):

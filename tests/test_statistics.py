@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from ganzo.contracts import Losses
 from ganzo.options import complete
 from ganzo.statistics import ConsoleStatistics, FileStatistics, NoStatistics, Statistics
 
@@ -22,6 +23,15 @@ def test_file_statistics_write_one_json_line_per_epoch(tmp_path):
     lines = [json.loads(line) for line in (tmp_path / 'run' / 'statistics.log').open()]
     assert [line['epoch'] for line in lines] == [1, 2]
     assert lines[0]['generator'] == 1.0 and lines[0]['images_per_second'] > 0
+
+
+def test_log_alone_numbers_the_epochs_and_takes_the_speed_from_the_losses(tmp_path):
+    statistics = FileStatistics(complete(log_file=str(tmp_path / 'log.jsonl')))
+    for _ in range(2):  # the spec's loop: no start_epoch, no update
+        statistics.log(Losses({'generator': 1.0}, images=640, seconds=0.5))
+    lines = [json.loads(line) for line in (tmp_path / 'log.jsonl').open()]
+    assert [line['epoch'] for line in lines] == [1, 2]
+    assert all(line['images_per_second'] > 0 for line in lines)
 
 
 def test_log_file_option(tmp_path):

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from ganzo.generator import Generator
+from ganzo.options import parse
 from ganzo.train import main
 
 
@@ -116,15 +118,17 @@ def test_interactive_question_restores(image_folder, tmp_path, monkeypatch):
     assert weights(tmp_path / 'tiny')['epoch'] == 2
 
 
-def test_plugin_loss_with_its_own_option(image_folder, tmp_path):
-    result = run_ganzo(*tiny_arguments(image_folder, tmp_path, loss='hinge', hinge_margin=0.5),
-                       env={'GANZO_LOAD_MODULES': 'hinge_loss'})
+def test_plugin_loss_with_its_own_option(image_folder, tmp_path, plugins, monkeypatch):
+    """GANZO_LOAD_MODULES, read when the options are first parsed."""
+    without = run_ganzo(*tiny_arguments(image_folder, tmp_path / 'other', loss='hinge'))
+    assert_user_error(without, '--loss', 'hinge')
+    monkeypatch.setenv('GANZO_LOAD_MODULES', 'hinge_loss')
+    monkeypatch.setattr('ganzo.options._loaded', False)  # as in a new process
+    result = run_ganzo(*tiny_arguments(image_folder, tmp_path, loss='hinge', hinge_margin=0.5))
     assert result.returncode == 0, result.stderr
     options = json.loads((tmp_path / 'tiny' / 'options.json').read_text())
     assert options['loss'] == 'hinge' and options['hinge_margin'] == 0.5
     assert weights(tmp_path / 'tiny')['epoch'] == 2
-    without = run_ganzo(*tiny_arguments(image_folder, tmp_path / 'other', loss='hinge'))
-    assert_user_error(without, '--loss', 'hinge')
 
 
 @pytest.mark.parametrize('options, words', [
@@ -162,7 +166,44 @@ def test_bad_options_never_touch_an_existing_run(image_folder, tmp_path):
     assert {p: p.read_bytes() for p in (tmp_path / 'tiny').rglob('*') if p.is_file()} == files
 
 
-def test_python_dash_m_ganzo_help_lists_options():
+def test_help_lists_options():
     result = run_ganzo('--help')
     assert result.returncode == 0 and '--sample-from-fixed-noise' in result.stdout
     assert os.linesep.join(result.stderr.splitlines()) == ''
+
+
+def test_dry_run_builds_everything_says_what_and_writes_nothing(image_folder, tmp_path):
+    arguments = tiny_arguments(image_folder, tmp_path / 'runs', max_batches_per_epoch=None)
+    result = run_ganzo(*arguments, '--dry-run')
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / 'runs').exists()
+    lines = dict(line.split(None, 1) for line in result.stdout.splitlines())
+    options = parse(arguments)
+    parameters = sum(p.numel() for p in Generator.from_options(options).parameters())
+    assert f'conv (ConvGenerator): {parameters:,} parameters' == lines['generator']
+    assert '4 batches of 4 8 x 8 images per epoch (16 images)' in lines['data']  # 2 x 8 images
+    assert lines['kind'].startswith('generation') and lines['loss'] == 'gan (GANLoss)'
+
+
+def test_dry_run_leaves_an_existing_run_alone_and_asks_nothing(image_folder, tmp_path):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=1)
+    assert train(*arguments) == 0
+    files = {p: p.read_bytes() for p in (tmp_path / 'tiny').rglob('*') if p.is_file()}
+    for flags in ([], ['--delete'], ['--restore', '--epochs', '3']):
+        result = run_ganzo(*arguments, '--dry-run', *flags)
+        assert result.returncode == 0, result.stderr
+        assert 'nothing written' in result.stdout
+    assert {p: p.read_bytes() for p in (tmp_path / 'tiny').rglob('*') if p.is_file()} == files
+
+
+def test_dry_run_reports_mistakes_like_a_run(image_folder, tmp_path):
+    assert_user_error(run_ganzo(*tiny_arguments(image_folder, tmp_path, snapshot_size=9),
+                                '--dry-run'), '--snapshot-size')
+
+
+def test_an_option_of_a_component_not_chosen_is_one_warning_line(image_folder, tmp_path):
+    result = run_ganzo(*tiny_arguments(image_folder, tmp_path), '--l1-weight', '5', '--dry-run')
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        'ganzo: warning: --l1-weight is an option of --loss pix2pix, not of the chosen gan: '
+        'it has no effect']

@@ -18,15 +18,16 @@ from torch import nn
 
 from ganzo.acceleration import memory_format
 from ganzo.errors import GanzoError
-from ganzo.generator import (
+from ganzo.kind import kind_of
+from ganzo.layers import (
     add_network_options,
     dropout_layers,
     init_dcgan_weights,
     resnet_width,
     resolution_stages,
 )
-from ganzo.options import build, complete, device
-from ganzo.registry import register, with_option_parser
+from ganzo.options import Factory, complete, device
+from ganzo.registry import register
 
 
 @register('discriminator', 'fc')
@@ -148,7 +149,7 @@ class GoodDiscriminator(nn.Module):
 class PatchGAN(nn.Module):
     """The PatchGAN of pix2pix (Isola et al. 2017, https://arxiv.org/abs/1611.07004),
     for image-to-image translation: it sees an input and an output stacked on the
-    channels, ``B x (I + C) x H x W`` (``I`` the input colors of ``--data-format``,
+    channels, ``B x (I + C) x H x W`` (``I`` the input colors of the run, see ``ganzo.kind``,
     ``C = --image-colors``), and gives a map ``B x 1 x H' x W'`` of logits, one
     per overlapping patch (``H' = H / 2**n - 2``).
 
@@ -165,7 +166,6 @@ class PatchGAN(nn.Module):
     default_layers = 3
 
     def __init__(self, options: argparse.Namespace) -> None:
-        from ganzo.data import input_colors
         options = complete(options)
         super().__init__()
         layers, size = options.discriminator_layers, options.image_size
@@ -178,7 +178,7 @@ class PatchGAN(nn.Module):
         channels, dropout = options.discriminator_channels, options.discriminator_dropout
         widths = [channels * 2 ** min(layer, 3) for layer in range(layers + 1)]
         modules: list[nn.Module] = [
-            nn.Conv2d(input_colors(options) + options.image_colors, channels, 4, 2, 1),
+            nn.Conv2d(kind_of(options).input_colors + options.image_colors, channels, 4, 2, 1),
             nn.LeakyReLU(0.2), *dropout_layers(dropout, nn.Dropout2d)]
         for layer in range(1, layers + 1):
             modules += [nn.Conv2d(widths[layer - 1], widths[layer], 4, 2 if layer < layers else 1,
@@ -194,21 +194,17 @@ class PatchGAN(nn.Module):
         return self.layers(pairs)
 
 
-class Discriminator:
+class Discriminator(Factory, namespace='discriminator'):
     """Builds the discriminator named by ``--discriminator``."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
-        if not train:
-            return
-        add_network_options(parser, 'discriminator')
+        if train:
+            add_network_options(parser, 'discriminator')
 
-    @staticmethod
-    def from_options(options: argparse.Namespace) -> nn.Module:
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> nn.Module:
         """The discriminator named by ``--discriminator``, on ``--device``, in the
         memory format of ``--channels-last``."""
-        return build('discriminator', 'discriminator', options).to(
-            device(options), memory_format=memory_format(options))
-
-
-with_option_parser(Discriminator.add_options)
+        return super().from_options(options).to(device(options),
+                                                memory_format=memory_format(options))

@@ -6,10 +6,10 @@ with ``torch.distributed`` and ``DistributedDataParallel``, launched by torchrun
 * Under torchrun (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT`` in the
   environment) every process joins the process group: nccl for CUDA tensors,
   gloo for CPU tensors; each process uses the GPU of its ``LOCAL_RANK``.
-* Rank 0 resolves the options and the experiment (``from_rank_0``), builds the
-  components before the others do (``rank_0_first``: one error message, one
-  download), reads the checkpoint for everyone and writes every file
-  (``SharedExperiment``, ``rank_0_only``).
+* Rank 0 resolves the options and the experiment (``Processes.from_main``),
+  builds the components before the others do (``Processes.main_first``: one
+  error message, one download), reads the checkpoint for everyone and writes
+  every file (``SharedExperiment``, ``Processes.main_only``).
 * Each process reads its own shard of every epoch (``ShardSampler``), trains
   models whose gradients are averaged (``prepare``: DDP, SyncBatchNorm on CUDA)
   and reseeds its random generators each epoch from ``--seed``, the epoch and its
@@ -19,7 +19,8 @@ with ``torch.distributed`` and ``DistributedDataParallel``, launched by torchrun
   loses its peers ends with a clear message (``command``). Collectives wait at
   most ``GANZO_PARALLEL_TIMEOUT`` seconds (default 600).
 
-Outside torchrun every function here does what a single process needs.
+``Processes`` gathers what the training loop asks of the process group; in a
+single process (outside torchrun) each of its methods does what one process needs.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset, DistributedSampler, RandomSampler, Sampler
 
+from ganzo.contracts import Losses
 from ganzo.errors import GanzoError
-from ganzo.experiment import Experiment, seed_everything
-from ganzo.options import device, parse
+from ganzo.experiment import Experiment
+from ganzo.options import device
+from ganzo.state import Checkpoint, TrainingState, seed_everything
 
 # DDP copies rank 0's buffers (batch normalisation statistics) to the others before
 # each forward unless told not to: SyncBatchNorm keeps them equal on CUDA, and on the
@@ -76,22 +79,6 @@ def is_main() -> bool:
 
 
 # Starting and joining
-
-def command(train: Callable[[list[str]], None]) -> Callable[[list[str]], None]:
-    """``train`` as the ganzo command: under torchrun it runs inside the process
-    group; with ``--parallel`` outside torchrun it starts one process per GPU."""
-
-    def run(argv: list[str]) -> None:
-        if under_torchrun():
-            with process_group():
-                return train(argv)
-        options = parse(argv)
-        if options.parallel:
-            return launch(argv, gpus(options))
-        return train(argv)
-
-    return run
-
 
 def gpus(options: argparse.Namespace) -> int:
     """The number of processes ``--parallel`` starts: one per visible GPU."""
@@ -197,33 +184,6 @@ def reason(error: BaseException) -> str:
 
 # Working together
 
-def from_rank_0(function: Callable[..., Result], *args: Any) -> Result:
-    """``function(*args)`` run by rank 0, its result shared with every process.
-    If it fails, rank 0 raises the error and the others exit quietly."""
-    if not dist.is_initialized():
-        return function(*args)
-    if not is_main():
-        return _received()
-    with _shared() as outcome:
-        outcome.append(function(*args))
-    return outcome[0]
-
-
-@contextmanager
-def rank_0_first() -> Iterator[None]:
-    """Rank 0 runs the block, then the others: a mistake in the options gives one
-    message (rank 0's; the others exit quietly), and a dataset that rank 0
-    downloads is there for the processes on its machine."""
-    if not dist.is_initialized():
-        yield
-    elif is_main():
-        with _shared():
-            yield
-    else:
-        _received()
-        yield
-
-
 @contextmanager
 def _shared() -> Iterator[list[Any]]:
     """Rank 0 sends the others how its block ended: (0, what it appended to the
@@ -254,11 +214,6 @@ class Nothing:
         return lambda *args, **kwargs: None
 
 
-def rank_0_only(component: Result) -> Result:
-    """``component`` on rank 0; on the other processes, something that does nothing."""
-    return component if is_main() else Nothing()  # type: ignore[return-value]
-
-
 class SharedExperiment(Experiment):
     """An experiment trained by several processes: rank 0 writes every file and
     reads the checkpoint, which every process restores. The same as an
@@ -272,35 +227,16 @@ class SharedExperiment(Experiment):
         if is_main():
             super().delete()
 
-    def save_checkpoint(self, epoch: int, components: dict[str, Any]) -> None:
+    def save_checkpoint(self, state: TrainingState, epoch: int) -> None:
         if is_main():
-            super().save_checkpoint(epoch, components)
+            super().save_checkpoint(state, epoch)
 
-    def save_models(self, **models: nn.Module) -> None:
+    def save_models(self, state: TrainingState) -> None:
         if is_main():
-            super().save_models(**models)
+            super().save_models(state)
 
-    def read_checkpoint(self) -> dict[str, Any] | None:
-        return from_rank_0(super().read_checkpoint)
-
-
-def seed_epoch(seed: int, epoch: int) -> None:
-    """In a distributed run, reseed every random generator of this process from
-    the seed, the epoch and the rank: the processes draw different noise, and a
-    run restored at the start of an epoch draws what it would have drawn."""
-    if dist.is_initialized():
-        entropy = np.random.SeedSequence([seed, epoch, rank()]).generate_state(1, np.uint64)
-        seed_everything(int(entropy[0]) >> 1)
-
-
-def mean(values: dict[str, float]) -> dict[str, float]:
-    """The mean of each value over the processes (``values`` has the same keys in all)."""
-    if not dist.is_initialized() or not values:
-        return values
-    keys = sorted(values)
-    tensor = torch.tensor([values[key] for key in keys], dtype=torch.float64)
-    dist.all_reduce(tensor)
-    return dict(zip(keys, (tensor / world_size()).tolist()))
+    def read_checkpoint(self) -> Checkpoint | None:
+        return Processes.from_main(super().read_checkpoint)
 
 
 # Data and models
@@ -329,31 +265,113 @@ def sampler(dataset: Dataset, generator: torch.Generator) -> Sampler:
     return RandomSampler(dataset, generator=generator)  # type: ignore[arg-type]
 
 
-def check_device(options: argparse.Namespace) -> torch.device:
-    """``--device``, checked against the process group: each process of a distributed
-    run uses the GPU of its ``LOCAL_RANK`` (or the CPU)."""
-    chosen = device(options)
-    if dist.is_initialized():
-        if chosen.type == 'cuda' and chosen.index is not None:
-            raise GanzoError(f'--device {options.device}: each process uses the GPU of its '
-                             'LOCAL_RANK; pass --device cuda, or leave --device out')
-        if chosen.type not in ('cpu', 'cuda'):
-            raise GanzoError(f'--device {options.device}: distributed training runs on '
-                             'cuda or cpu')
-    return chosen
+class Processes:
+    """The processes that train together, as the training loop sees them: the
+    process group that torchrun set up, or this process alone, in which case
+    every method does what a single process needs, and nothing more."""
 
+    @staticmethod
+    @contextmanager
+    def join() -> Iterator[Processes]:
+        """The processes of this run: under torchrun, joined to the process group
+        (left at the end; a lost peer ends the process with one line), otherwise
+        this process alone."""
+        if under_torchrun():
+            with process_group():
+                yield Processes()
+        else:
+            yield Processes()
 
-def prepare(options: argparse.Namespace, *models: nn.Module) -> list[nn.Module]:
-    """``models`` (on ``--device``), made to train together in a distributed run:
-    SyncBatchNorm on CUDA (on the CPU, where PyTorch has none, each process keeps
-    its own batch statistics), then DistributedDataParallel, which averages the
-    gradients. The modules given keep their parameters and the names of their
-    weights: checkpoints and snapshots use them, the game the wrappers."""
-    if not dist.is_initialized():
-        return list(models)
-    cuda = device(options).type == 'cuda'
-    if cuda:
-        models = tuple(nn.SyncBatchNorm.convert_sync_batchnorm(model) for model in models)
-    return [nn.parallel.DistributedDataParallel(
-        model, device_ids=[torch.cuda.current_device()] if cuda else None, **NO_BUFFER_SYNC)
-        for model in models]
+    @property
+    def distributed(self) -> bool:
+        return dist.is_initialized()
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run's files (rank 0, or the only one)."""
+        return is_main()
+
+    @staticmethod
+    def from_main(function: Callable[..., Result], *args: Any) -> Result:
+        """``function(*args)`` run by the main process, its result shared with every
+        process. If it fails, the main process raises the error and the others
+        exit quietly."""
+        if not dist.is_initialized():
+            return function(*args)
+        if not is_main():
+            return _received()
+        with _shared() as outcome:
+            outcome.append(function(*args))
+        return outcome[0]
+
+    @contextmanager
+    def main_first(self) -> Iterator[None]:
+        """The main process runs the block, then the others: a mistake in the
+        options gives one message (the main process's; the others exit
+        quietly), and a dataset that it downloads is there for the processes on
+        its machine."""
+        if not self.distributed:
+            yield
+        elif is_main():
+            with _shared():
+                yield
+        else:
+            _received()
+            yield
+
+    def main_only(self, component: Result) -> Result:
+        """``component`` in the main process; something that does nothing elsewhere."""
+        return component if is_main() else Nothing()  # type: ignore[return-value]
+
+    def experiment(self, options: argparse.Namespace) -> Experiment:
+        """The run directory, which the main process alone writes."""
+        return SharedExperiment(options)
+
+    def check_device(self, options: argparse.Namespace) -> torch.device:
+        """``--device``, checked against the process group: each process of a
+        distributed run uses the GPU of its ``LOCAL_RANK`` (or the CPU)."""
+        chosen = device(options)
+        if self.distributed:
+            if chosen.type == 'cuda' and chosen.index is not None:
+                raise GanzoError(f'--device {options.device}: each process uses the GPU of its '
+                                 'LOCAL_RANK; pass --device cuda, or leave --device out')
+            if chosen.type not in ('cpu', 'cuda'):
+                raise GanzoError(f'--device {options.device}: distributed training runs on '
+                                 'cuda or cpu')
+        return chosen
+
+    def prepare(self, options: argparse.Namespace, *models: nn.Module) -> list[nn.Module]:
+        """``models`` (on ``--device``), made to train together: SyncBatchNorm on
+        CUDA (on the CPU, where PyTorch has none, each process keeps its own
+        batch statistics), then DistributedDataParallel, which averages the
+        gradients. The modules given keep their parameters and the names of
+        their weights: checkpoints and snapshots use them, the game the wrappers."""
+        if not self.distributed:
+            return list(models)
+        cuda = device(options).type == 'cuda'
+        if cuda:
+            models = tuple(nn.SyncBatchNorm.convert_sync_batchnorm(model) for model in models)
+        return [nn.parallel.DistributedDataParallel(
+            model, device_ids=[torch.cuda.current_device()] if cuda else None, **NO_BUFFER_SYNC)
+            for model in models]
+
+    def seed_epoch(self, seed: int, epoch: int) -> None:
+        """Reseed every random generator of this process from the seed, the epoch
+        and the rank: the processes draw different noise, and a run restored at
+        the start of an epoch draws what it would have drawn. Nothing in a single
+        process (its generators continue from the checkpoint)."""
+        if self.distributed:
+            entropy = np.random.SeedSequence([seed, epoch, rank()]).generate_state(1, np.uint64)
+            seed_everything(int(entropy[0]) >> 1)
+
+    def mean(self, losses: dict[str, float]) -> dict[str, float]:
+        """The mean of each loss over the processes (the same keys in all); the
+        images of a ``Losses`` are summed."""
+        if not self.distributed or not losses:
+            return losses
+        keys = sorted(losses)
+        tensor = torch.tensor([losses[key] for key in keys] + [getattr(losses, 'images', 0)],
+                              dtype=torch.float64)
+        dist.all_reduce(tensor)
+        means = (tensor[:-1] / world_size()).tolist()
+        return Losses(dict(zip(keys, means)), int(tensor[-1]), getattr(losses, 'seconds', 0.0))

@@ -15,17 +15,21 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ganzo.errors import GanzoError
+from ganzo.kind import GENERATION
 from ganzo.metrics import Scorer
-from ganzo.options import build, complete, component_option, positive_int
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import Factory, complete, component_option, owned_by, positive_int
+from ganzo.registry import register
 
 
-class Evaluation:
-    """Builds the criterion named by --evaluation-criterion.
+class Evaluation(Factory, namespace='evaluation', option='evaluation_criterion'):
+    """Builds the criterion named by --evaluation-criterion, and is the base of
+    criteria (see ``ganzo.contracts.Evaluation``).
 
     A criterion may measure the models after each epoch (``evaluate``, whose
     values are logged with the losses), then says whether they improved
-    (``has_improved``); its ``state_dict`` keeps the best value across restores."""
+    (``has_improved``); its ``state_dict`` keeps the best value across restores.
+    It is built as ``Criterion(options, generator, noise, data)``; the criteria
+    that measure something need those (the others ignore them)."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -34,17 +38,18 @@ class Evaluation:
         group = parser.add_argument_group('evaluation')
         component_option(group, 'evaluation', 'when the models count as improved',
                          flag='evaluation-criterion')
-        group.add_argument('--evaluate-every', type=positive_int, default=1,
-                           help='measure fid or kid every this many epochs, and after the '
-                           'last one (default: %(default)s)')
+        owned_by(group.add_argument('--evaluate-every', type=positive_int, default=1,
+                                    help='measure fid or kid every this many epochs, and after '
+                                    'the last one (default: %(default)s)'),
+                 'evaluation_criterion', 'fid', 'kid')
 
-    @staticmethod
-    def from_options(options: argparse.Namespace, generator: nn.Module | None = None,
-                     noise=None):
-        return build('evaluation', 'evaluation_criterion', options, generator, noise)
+    @classmethod
+    def from_options(cls, options: argparse.Namespace, generator: nn.Module | None = None,
+                     noise=None, data=None) -> Evaluation:
+        return super().from_options(options, generator, noise, data)
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
-                 noise=None) -> None:
+                 noise=None, data=None) -> None:
         self.best = math.inf
 
     def evaluate(self, epoch: int) -> dict[str, float]:
@@ -60,8 +65,6 @@ class Evaluation:
     def load_state_dict(self, state: dict) -> None:
         self.best = state['best']
 
-
-with_option_parser(Evaluation.add_options)
 
 
 @register('evaluation', 'latest', default=True)
@@ -98,15 +101,14 @@ class MetricCriterion(Lowest):
     epochs and after the last one (``--epochs``); the other epochs never count
     as improved. Options: those of ``ganzo.metrics.Scorer``."""
 
+    kinds = {GENERATION}
+
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
-                 noise=None) -> None:
-        super().__init__(options, generator, noise)
+                 noise=None, data=None) -> None:
+        super().__init__(options, generator, noise, data)
         if generator is None or noise is None:
             raise TypeError(f'the {self.key} criterion needs the generator and the noise')
         options = complete(options)
-        if getattr(Registry.get('game', options.game), 'translation', False):
-            raise GanzoError(f'--evaluation-criterion {self.key} scores images generated from '
-                             f'noise: with --game {options.game} use l1 or psnr')
         self.generator, self.noise = generator, noise
         self.every, self.last = options.evaluate_every, options.epochs
         self.scorer = Scorer(options, [self.key])
@@ -158,17 +160,12 @@ class HeldOutTranslation(Evaluation):
     translation = True
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
-                 noise=None) -> None:
-        from ganzo.data import Data
-        super().__init__(options, generator, noise)
+                 noise=None, data=None) -> None:
+        super().__init__(options, generator, noise, data)
         options = complete(options)
         criterion = options.evaluation_criterion
-        with torch.random.fork_rng(devices=[]):  # the data draws a seed: keep training's RNG
-            data = Data.from_options(options)
-        if not getattr(data, 'translation', False):
-            raise GanzoError(f'--evaluation-criterion {criterion} measures image-to-image '
-                             'translation: use --data-format pair-of-images, colorization or '
-                             'super-resolution')
+        if generator is None or data is None:
+            raise TypeError(f'the {criterion} criterion needs the generator and the data')
         self.pairs = data.held_out()
         if self.pairs is None:
             raise GanzoError(f'--evaluation-criterion {criterion} needs held-out pairs: '

@@ -1,5 +1,5 @@
 """Export a generator so that it runs without Ganzo: TorchScript, and ONNX when
-the ``onnx`` package is installed (``pip install 'ganzo[onnx]'``).
+the ``onnx`` package is installed (``pip install 'ganzo[onnx]'``); ``deh --export``.
 
 The exported model takes what the generator takes (noise ``B x Z``, or images
 ``B x C x H x W`` for translation; any batch size ``B``) and returns images
@@ -9,6 +9,7 @@ It is exported from the CPU, so it loads anywhere.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import importlib.util
 import json
@@ -21,10 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
 
+import ganzo
 from ganzo.errors import GanzoError
-from ganzo.experiment import atomic_write
+from ganzo.files import atomic_write
+from ganzo.inference import input_transform
+from ganzo.kind import kind_of
+from ganzo.noise import Noise
+from ganzo.options import device, path_is_writable
+from ganzo.snapshot import generate
 
 # What the model is (JSON), kept in the TorchScript archive: read it with
 # torch.jit.load(path, _extra_files=(files := {'ganzo.json': ''})).
@@ -96,3 +104,32 @@ def export(generator: nn.Module, example: torch.Tensor, path: Path, input_name: 
             print(f'warning: ONNX export failed ({type(error).__name__}: {reason}); '
                   f'the TorchScript model {path} is complete', file=sys.stderr)
     return written
+
+
+def export_generator(options: argparse.Namespace, generator: nn.Module) -> str:
+    """The generator as TorchScript (and ONNX) at ``--export``; what was written."""
+    path = Path(options.export)
+    if path.suffix.lower() == '.onnx':
+        raise GanzoError(f'--export {path}: give the TorchScript file, such as generator.pt; '
+                         'the ONNX model goes beside it with the suffix .onnx')
+    for target in (path, onnx_path(path)):
+        if target.exists():
+            raise GanzoError(f'--export {path}: {target} already exists; choose another path '
+                             'or delete it')
+    if not path_is_writable(path.parent):
+        raise GanzoError(f'--export {path}: cannot write in {path.parent}')
+    if kind_of(options).translates:
+        blank = Image.new('RGB', (options.image_size, options.image_size))
+        example = torch.stack([input_transform(options)(blank)] * 2).to(device(options))
+        input_name = 'inputs'
+    else:
+        example, input_name = Noise.from_options(options).sample(2), 'noise'
+    outputs = generate(generator, example)
+    metadata = {'ganzo_version': ganzo.__version__, 'experiment': options.experiment,
+                'checkpoint': options.checkpoint, 'input': input_name,
+                'input_shape': ['B', *example.shape[1:]],
+                'output_shape': ['B', *outputs.shape[1:]]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = export(generator, example, path, input_name, metadata)
+    missing = '' if onnx_available() else " (no ONNX: pip install 'ganzo[onnx]')"
+    return f'exported the generator to {" and ".join(map(str, written))}{missing}'

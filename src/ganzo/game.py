@@ -3,34 +3,31 @@
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Iterable
 from itertools import islice
-from typing import Callable
 
 import torch
 from torch import nn
 
 from ganzo.acceleration import Acceleration
-from ganzo.errors import GanzoError
+from ganzo.contracts import Losses, Progress
 from ganzo.hook import Hook
+from ganzo.kind import GENERATION, TRANSLATION, run_kind
 from ganzo.options import (
+    Factory,
     beta,
-    build,
     complete,
     component_option,
     device,
     positive_float,
     positive_int,
 )
-from ganzo.registry import Registry, register, with_option_parser
-
-# progress(images in the batch, read_losses): read_losses() returns the running
-# means of the losses; calling it waits for the device, so call it sparingly.
-Progress = Callable[[int, Callable[[], dict]], None]
+from ganzo.registry import register
 
 
-class Game:
-    """Builds the game named by --game."""
+class Game(Factory, namespace='game'):
+    """Builds the game named by --game (see ``ganzo.contracts.Game``)."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -54,14 +51,6 @@ class Game:
         group.add_argument('--max-batches-per-epoch', type=positive_int,
                            help='end an epoch after this many batches (default: the whole data)')
 
-    @staticmethod
-    def from_options(options: argparse.Namespace, generator: nn.Module,
-                     discriminator: nn.Module, loss):
-        return build('game', 'game', options, generator, discriminator, loss)
-
-
-with_option_parser(Game.add_options)
-
 
 class RunningMeans:
     """Sums of losses kept on the device, read once when asked."""
@@ -76,6 +65,8 @@ class RunningMeans:
 
     def read(self) -> dict[str, float]:
         return {name: (total / self.counts[name]).item() for name, total in self.sums.items()}
+
+    __call__ = read
 
 
 @register('game', 'standard', default=True)
@@ -93,11 +84,12 @@ class StandardGame:
     say (``ganzo.acceleration``); the discriminator is not compiled when the
     loss differentiates it twice (``loss.double_backward``)."""
 
-    translation = False
+    kind = GENERATION
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module,
                  discriminator: nn.Module, loss, hooks: dict[str, list] | None = None) -> None:
         options = complete(options)
+        run_kind(options)  # refuses components that do not serve this game's kind of run
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.device = device(options)
         self.acceleration = Acceleration.from_options(options)
@@ -116,17 +108,16 @@ class StandardGame:
             discriminator.parameters(), lr=options.discriminator_lr, betas=betas)
         self.hooks = hooks if hooks is not None else {
             model: Hook.from_options(options, model) for model in ('generator', 'discriminator')}
-        check_components(self, options, generator, discriminator, loss)
 
     def batches(self, data: Iterable) -> int:
         """Batches in one epoch of ``data``."""
         return min(len(data), self.max_batches_per_epoch or len(data))
 
-    def run_epoch(self, data: Iterable, noise, progress: Progress | None = None
-                  ) -> dict[str, float]:
+    def run_epoch(self, data: Iterable, noise, progress: Progress | None = None) -> Losses:
         """Train on one epoch of ``data`` (batches of ``(images, labels)``);
-        returns the mean of each loss over the epoch."""
-        losses = RunningMeans()
+        returns the mean of each loss over the epoch. ``progress`` is called
+        after each batch."""
+        losses, images, started = RunningMeans(), 0, time.perf_counter()
         for step, batch in enumerate(islice(data, self.batches(data)), start=1):
             batch = [self.acceleration.to_device(part) for part in batch]
             generator_turn = step % self.discriminator_iterations == 0
@@ -138,9 +129,10 @@ class StandardGame:
                     if iteration > 0:
                         fake = self.generate(batch, noise)[1]
                     losses.add('generator', self.train_generator(fake, labels))
+            images += real.shape[0]
             if progress is not None:
-                progress(real.shape[0], losses.read)
-        return losses.read()
+                progress(real.shape[0], losses)
+        return Losses(losses.read(), images, time.perf_counter() - started)
 
     def samples(self, batch: list[torch.Tensor], noise
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -206,28 +198,6 @@ class StandardGame:
                 scaler.load_state_dict(scaler_state)
 
 
-def check_components(game: StandardGame, options: argparse.Namespace, *models) -> None:
-    """Components marked ``translation = True`` (the translation data formats,
-    ``u-gen``, ``patch-gan``, ``pix2pix``) take part in the ``translate`` game
-    only, and that game needs translation data, generator and discriminator
-    (any loss works: it only sees the discriminator's scores)."""
-    options = complete(options)
-    components = [('data-format', 'data', options.data_format,
-                   Registry.get('data', options.data_format))]
-    components += [(namespace, namespace, getattr(options, namespace), model) for namespace, model
-                   in zip(('generator', 'discriminator', 'loss'), models)]
-    for flag, namespace, name, component in components:
-        translation = getattr(component, 'translation', False)
-        if translation and not game.translation:
-            raise GanzoError(f'--{flag} {name} is for image-to-image translation: '
-                             'use --game translate')
-        if game.translation and not translation and namespace != 'loss':
-            choices = [choice for choice in Registry.names(namespace)
-                       if getattr(Registry.get(namespace, choice), 'translation', False)]
-            raise GanzoError(f'--game translate needs a translation --{flag} '
-                             f'({", ".join(choices)}), not {name}')
-
-
 @register('game', 'translate')
 class TranslateGame(StandardGame):
     """Image-to-image translation (pix2pix, Isola et al. 2017,
@@ -240,7 +210,7 @@ class TranslateGame(StandardGame):
     those of ``standard``: each batch is read once, its generated images serve
     the discriminator step and the first generator step."""
 
-    translation = True
+    kind = TRANSLATION
 
     def samples(self, batch: list[torch.Tensor], noise
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

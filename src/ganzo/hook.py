@@ -7,11 +7,11 @@ import argparse
 import torch
 from torch import nn
 
-from ganzo.options import complete, positive_float
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.options import Factory, complete, owned_by, positive_float
+from ganzo.registry import Registry, register
 
 
-class Hook:
+class Hook(Factory, namespace='hook'):
     """A hook is called as ``hook(model)`` after each optimizer step of the
     model it is attached to. Hooks with state (an EMA of the weights, say)
     keep it in ``state_dict()``, so that it is checkpointed."""
@@ -26,11 +26,13 @@ class Hook:
                                choices=Registry.names('hook'),
                                help=f'hooks applied after each {model} step, among '
                                f'{", ".join(Registry.names("hook"))} (default: none)')
-        group.add_argument('--clip-to', type=positive_float, default=0.01,
-                           help='weight-clipper: clamp weights to [-c, c] (default: %(default)s)')
+        owned_by(group.add_argument('--clip-to', type=positive_float, default=0.01,
+                                    help='weight-clipper: clamp weights to [-c, c] '
+                                    '(default: %(default)s)'),
+                 ('generator_hooks', 'discriminator_hooks'), 'weight-clipper')
 
-    @staticmethod
-    def from_options(options: argparse.Namespace, model: str) -> list:
+    @classmethod
+    def from_options(cls, options: argparse.Namespace, model: str) -> list:
         """The hooks of ``model`` ('generator' or 'discriminator')."""
         options = complete(options)
         return [Registry.build('hook', name, options)
@@ -45,8 +47,6 @@ class Hook:
     def load_state_dict(self, state: dict) -> None:
         pass
 
-
-with_option_parser(Hook.add_options)
 
 
 @register('hook', 'weight-clipper')

@@ -19,12 +19,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzo.options import build, complete, component_option, non_negative_float, probability
-from ganzo.registry import register, with_option_parser
+from ganzo.options import (
+    Factory,
+    complete,
+    component_option,
+    non_negative_float,
+    owned_by,
+    probability,
+)
+from ganzo.registry import register
 
 
-class Loss:
-    """Builds the loss named by --loss."""
+class Loss(Factory, namespace='loss'):
+    """Builds the loss named by --loss: it holds the discriminator and computes
+    both players' losses (see ``ganzo.contracts.Loss``)."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -32,27 +40,24 @@ class Loss:
             return
         group = parser.add_argument_group('loss')
         component_option(group, 'loss', 'loss function')
-        group.add_argument('--gradient-penalty-factor', type=non_negative_float, default=10.0,
-                           help='wgan-gp: weight λ of the gradient penalty (default: %(default)s)')
-        group.add_argument('--soft-labels', action=argparse.BooleanOptionalAction, default=False,
-                           help='gan: draw the real labels from [0.9, 1] and the fake ones from '
-                           '[0, 0.1] (default: off)')
-        group.add_argument('--noisy-labels', action=argparse.BooleanOptionalAction, default=False,
-                           help='gan: swap real and fake labels of some samples for the '
-                           'discriminator (default: off)')
-        group.add_argument('--noisy-labels-frequency', type=probability, default=0.1,
-                           help='gan: probability that a sample has its label swapped '
-                           '(default: %(default)s)')
-        group.add_argument('--l1-weight', type=non_negative_float, default=100.0,
-                           help='pix2pix: weight of the L1 distance to the target '
-                           '(default: %(default)s)')
-
-    @staticmethod
-    def from_options(options: argparse.Namespace, discriminator: nn.Module):
-        return build('loss', 'loss', options, discriminator)
-
-
-with_option_parser(Loss.add_options)
+        owned_by(group.add_argument(
+            '--gradient-penalty-factor', type=non_negative_float, default=10.0,
+            help='wgan-gp: weight λ of the gradient penalty (default: %(default)s)'),
+            'loss', 'wgan-gp')
+        for action in (
+            group.add_argument('--soft-labels', action=argparse.BooleanOptionalAction,
+                               default=False, help='gan: draw the real labels from [0.9, 1] '
+                               'and the fake ones from [0, 0.1] (default: off)'),
+            group.add_argument('--noisy-labels', action=argparse.BooleanOptionalAction,
+                               default=False, help='gan: swap real and fake labels of some '
+                               'samples for the discriminator (default: off)'),
+            group.add_argument('--noisy-labels-frequency', type=probability, default=0.1,
+                               help='gan: probability that a sample has its label swapped '
+                               '(default: %(default)s)')):
+            owned_by(action, 'loss', 'gan', 'pix2pix')
+        owned_by(group.add_argument('--l1-weight', type=non_negative_float, default=100.0,
+                                    help='pix2pix: weight of the L1 distance to the target '
+                                    '(default: %(default)s)'), 'loss', 'pix2pix')
 
 
 @register('loss', 'gan', default=True)

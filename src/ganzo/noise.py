@@ -6,12 +6,13 @@ import argparse
 
 import torch
 
-from ganzo.options import build, complete, component_option, device, positive_int
-from ganzo.registry import register, with_option_parser
+from ganzo.options import Factory, complete, component_option, device, positive_int
+from ganzo.registry import register
 
 
-class Noise:
-    """Builds the noise named by --noise."""
+class Noise(Factory, namespace='noise'):
+    """Builds the noise named by --noise: ``sample(B)`` gives latent points
+    (see ``ganzo.contracts.Noise``)."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -19,13 +20,6 @@ class Noise:
         component_option(group, 'noise', 'distribution of the latent space')
         group.add_argument('--state-size', type=positive_int, default=100,
                            help='dimension of the latent space (default: %(default)s)')
-
-    @staticmethod
-    def from_options(options: argparse.Namespace):
-        return build('noise', 'noise', options)
-
-
-with_option_parser(Noise.add_options)
 
 
 @register('noise', 'gaussian', default=True)

@@ -19,8 +19,10 @@ import importlib
 import json
 import os
 import re
+import warnings
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -29,17 +31,18 @@ from ganzo.errors import GanzoError
 from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
-    'ganzo.data', 'ganzo.generator', 'ganzo.discriminator', 'ganzo.loss', 'ganzo.hook',
-    'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game',
-    'ganzo.acceleration',
+    'ganzo.data', 'ganzo.data.translation', 'ganzo.generator', 'ganzo.discriminator',
+    'ganzo.loss', 'ganzo.hook', 'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot',
+    'ganzo.evaluation', 'ganzo.game', 'ganzo.acceleration',
 )
 # Options that say how and where a run happens, not what it computes: they
-# are left out of the experiment's default name, and the first three out of options.json.
-RUN_OPTIONS = ('restore', 'delete', 'from_json', 'experiment', 'model_dir', 'output_dir',
-               'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
+# are left out of the experiment's default name, and the first five out of
+# options.json (``kind`` is not an option: the run's kind, see ganzo.kind).
+RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment', 'model_dir',
+               'output_dir', 'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
                'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
                'compile', 'cache_images')
-NOT_SAVED = RUN_OPTIONS[:3]
+NOT_SAVED = RUN_OPTIONS[:5]
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
 
 _loaded = False
@@ -87,6 +90,41 @@ def component_option(group: argparse._ArgumentGroup, namespace: str, help: str,
                        choices=Registry.names(namespace), help=f'{help} (default: %(default)s)')
 
 
+def owned_by(action: argparse.Action, selectors: str | tuple[str, ...],
+             *names: str) -> argparse.Action:
+    """Declare that the option of ``action`` is read only by the components
+    ``names`` chosen by the option ``selectors`` (its name, such as ``'loss'``
+    or ``'data_format'``, or several names). Setting it while none of them is
+    chosen gets a one-line warning: the option would have no effect."""
+    action.owners = (  # type: ignore[attr-defined]
+        (selectors,) if isinstance(selectors, str) else selectors, names)
+    return action
+
+
+class Factory:
+    """The main class of a component module (``Loss``, ``Data``, ``Snapshot``...).
+
+    ``class Loss(Factory, namespace='loss', option='loss')`` gives it
+    ``from_options(options, *args)``, which builds the component of the registry
+    namespace that the option names, as ``Component(options, *args)``; its
+    ``add_options(parser, train)`` is registered as an option parser."""
+
+    namespace: ClassVar[str]
+    option: ClassVar[str]
+
+    def __init_subclass__(cls, namespace: str | None = None, option: str | None = None,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if namespace is not None:
+            cls.namespace, cls.option = namespace, option or namespace
+        if 'add_options' in vars(cls):
+            with_option_parser(cls.add_options)
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace, *args: Any) -> Any:
+        return build(cls.namespace, cls.option, options, *args)
+
+
 class OptionParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors are ``GanzoError``: one line, exit status 2."""
 
@@ -123,11 +161,15 @@ def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
                        'precedence over it)')
     group.add_argument('--parallel', action=argparse.BooleanOptionalAction, default=False,
                        help='distribute training across all visible GPUs (CUDA_VISIBLE_DEVICES)')
+    group.add_argument('--dry-run', action=argparse.BooleanOptionalAction, default=False,
+                       help='check the options, build every component, print what would be '
+                       'trained (components, parameters, images per epoch) and stop; nothing '
+                       'is written')
 
 
-def build_parser(train: bool = True, prog: str = 'ganzo',
-                 description: str | None = None) -> OptionParser:
-    """The parser with every registered option, one group per component."""
+def make_parser(train: bool = True, prog: str = 'ganzo',
+                description: str | None = None) -> OptionParser:
+    """A new parser with every registered option, one group per component."""
     load_components()
     parser = OptionParser(prog=prog, description=description, allow_abbrev=False)
     order = (__name__, *COMPONENT_MODULES)
@@ -135,6 +177,18 @@ def build_parser(train: bool = True, prog: str = 'ganzo',
             function.__module__) if function.__module__ in order else len(order)):
         add_options(parser, train)
     return parser
+
+
+def build_parser(train: bool = True, prog: str = 'ganzo') -> OptionParser:
+    """The parser of ``make_parser``, made once per state of the registry: do
+    not add to it."""
+    load_components()
+    return _parser(train, prog, Registry.version)
+
+
+@cache
+def _parser(train: bool, prog: str, version: int) -> OptionParser:
+    return make_parser(train, prog)
 
 
 def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -190,26 +244,71 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
 def parse(argv: list[str] | None = None, train: bool = True,
           base: dict[str, Any] | None = None, prog: str = 'ganzo') -> argparse.Namespace:
     """Options from the command line ``argv``, its ``--from-json`` file and
-    ``base``, in that order of precedence, then the defaults."""
+    ``base``, in that order of precedence, then the defaults. An option set for
+    a component that is not chosen (see ``owned_by``) gets a warning: on the
+    command line always, in the JSON file when it differs from its default (a
+    saved ``options.json`` holds every option)."""
     parser = build_parser(train, prog)
     argv = list(argv if argv is not None else [])
     given = parser.parse_args(argv)
     arguments = to_arguments(base, parser, 'options.json', strict=False) if base else []
+    from_json: list[str] = []
     if getattr(given, 'from_json', None):
-        arguments += to_arguments(read_json(given.from_json), parser, given.from_json)
-    return parser.parse_args(arguments + argv)
+        from_json = to_arguments(read_json(given.from_json), parser, given.from_json)
+    options = parser.parse_args(arguments + from_json + argv)
+    defaults = _defaults(parser)
+    changed = {dest for dest in explicit(parser, from_json)
+               if getattr(options, dest) != defaults.get(dest)}
+    warn_about_unused(parser, options, explicit(parser, argv) | changed)
+    return options
 
 
-_defaults: dict[int, dict[str, Any]] = {}
+class _Explicit(argparse.Namespace):
+    """A namespace that claims to have every attribute, so that argparse sets
+    no defaults in it: what it holds after parsing was given explicitly."""
+
+    def __getattr__(self, name: str) -> None:
+        if name.startswith('_'):  # argparse's own bookkeeping
+            raise AttributeError(name)
+        return None
+
+
+def explicit(parser: argparse.ArgumentParser, arguments: list[str]) -> set[str]:
+    """The names of the options that ``arguments`` set."""
+    return set(vars(parser.parse_args(arguments, namespace=_Explicit())))
+
+
+def warn_about_unused(parser: argparse.ArgumentParser, options: argparse.Namespace,
+                      given: set[str]) -> None:
+    """Warn about each option in ``given`` whose owning components (``owned_by``)
+    are not chosen in ``options``."""
+    actions = _option_actions(parser)
+    for dest in sorted(given):
+        owners = getattr(actions.get(dest), 'owners', None)
+        if owners is None:
+            continue
+        selectors, names = owners
+        chosen = [name for selector in selectors for name in _as_list(getattr(options, selector))]
+        if set(chosen) & set(names):
+            continue
+        flags = ' or '.join(actions[selector].option_strings[0] for selector in selectors)
+        warnings.warn(f'{actions[dest].option_strings[0]} is an option of {flags} '
+                      f'{" or ".join(names)}, not of the chosen {", ".join(chosen) or "none"}: '
+                      'it has no effect', stacklevel=2)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def defaults() -> dict[str, Any]:
     """Every option's default, by name."""
-    load_components()
-    key = len(Registry.option_parsers)
-    if key not in _defaults:
-        _defaults[key] = vars(build_parser(train=True).parse_args([]))
-    return dict(_defaults[key])
+    return dict(_defaults(build_parser(train=True)))
+
+
+@cache
+def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    return vars(parser.parse_args([]))
 
 
 def complete(options: argparse.Namespace | None = None, **overrides: Any) -> argparse.Namespace:

@@ -83,6 +83,13 @@ class ComponentRegistry:
     def option_parsers(self) -> list[OptionParser]:
         return list(self._option_parsers)
 
+    @property
+    def version(self) -> tuple:
+        """What the registry holds, as a key: what was built from an older one is stale."""
+        return (tuple(self._option_parsers), tuple(sorted(self._defaults.items())),
+                tuple((namespace, tuple(components.items()))
+                      for namespace, components in sorted(self._components.items())))
+
 
 Registry = ComponentRegistry()
 

@@ -20,19 +20,20 @@ from pathlib import Path
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.experiment import Experiment, atomic_write, load, load_state
+from ganzo.experiment import TrainedExperiment
+from ganzo.files import atomic_write, load_state
 from ganzo.generator import Generator
 from ganzo.metrics import METRICS, Scorer
 from ganzo.metrics.real import at_most, image_folder
 from ganzo.noise import Noise
-from ganzo.options import build_parser, device, path_is_writable, to_arguments
+from ganzo.options import device, make_parser, path_is_writable, to_arguments
 from ganzo.train import run
 
 METRICS_FILE = 'metrics.json'
 
 
 def parser() -> argparse.ArgumentParser:
-    result = build_parser(train=False, prog='ganzo-eval', description=__doc__.splitlines()[0])
+    result = make_parser(train=False, prog='ganzo-eval', description=__doc__.splitlines()[0])
     Scorer.add_options(result)
     group = result.add_argument_group('ganzo-eval')
     group.add_argument('--generated-dir', metavar='FOLDER',
@@ -46,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     return result
 
 
-def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment | None]:
+def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment | None]:
     """The options, and the experiment to score (None for --generated-dir)."""
     commands = parser()
     options = commands.parse_args(argv)
@@ -60,12 +61,11 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment | None]:
     if options.experiment is None:
         raise GanzoError('give --experiment (and --model-dir) to score a trained experiment, '
                          'or --generated-dir and --evaluation-data-dir to score a folder')
-    experiment = Experiment(options)
-    if not experiment.exists:
-        raise GanzoError(f'{experiment.path} is not an experiment (it has no options.json): '
-                         'check --model-dir and --experiment')
-    saved = to_arguments(experiment.read_options(), commands, 'options.json', strict=False)
-    return commands.parse_args(saved + argv), experiment
+    experiment = TrainedExperiment(options)
+    saved = to_arguments(experiment.saved_options, commands, 'options.json', strict=False)
+    options = commands.parse_args(saved + argv)
+    options.kind = experiment.run_kind(options)
+    return options, experiment
 
 
 def score(argv: list[str]) -> None:
@@ -79,8 +79,8 @@ def score(argv: list[str]) -> None:
                          options.evaluation_samples)
     else:
         generator = Generator.from_options(options)
-        path = experiment.path / 'generator.pt'
-        load_state(generator, load(path)['state_dict'], 'generator', path)
+        weights, path = experiment.generator_weights('best')
+        load_state(generator, weights, 'generator', path)
         generator.to(device(options))
     scorer = Scorer(options, options.metrics, images)
     if experiment is None:

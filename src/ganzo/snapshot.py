@@ -1,4 +1,8 @@
-"""Snapshots: grids of generated images, taken every few epochs."""
+"""Snapshots: grids of generated images, taken every few epochs.
+
+What a grid shows depends on the kind of run (``ganzo.kind``): images from
+noise for generation, input | generated | target triptychs for translation.
+"""
 
 from __future__ import annotations
 
@@ -10,44 +14,19 @@ from torch import nn
 from torchvision.utils import make_grid, save_image
 
 from ganzo.errors import GanzoError
-from ganzo.experiment import run_directory, write_or_warn
-from ganzo.options import build, complete, component_option, positive_int
-from ganzo.registry import Registry, register, with_option_parser
+from ganzo.experiment import run_directory
+from ganzo.files import write_or_warn
+from ganzo.kind import RunKind, kind_of
+from ganzo.options import Factory, complete, component_option, positive_int
+from ganzo.registry import register
 
 
-class Snapshot:
-    """Builds the snapshot named by --save-images-as."""
-
-    @staticmethod
-    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
-        group = parser.add_argument_group('snapshot')
-        component_option(group, 'snapshot', 'where to save sample images', flag='save-images-as')
-        group.add_argument('--output-dir', help='directory of the images and logs: they go to '
-                           '<output-dir>/<experiment> (default: --model-dir)')
-        group.add_argument('--snapshot-size', type=positive_int,
-                           help='images in each sample, at most --batch-size '
-                           '(default: --batch-size, at most 64)')
-        group.add_argument('--sample-every', type=positive_int, default=1,
-                           help='sample every this many epochs (default: %(default)s)')
-        group.add_argument('--sample-from-fixed-noise', action=argparse.BooleanOptionalAction,
-                           default=False, help='sample from the same noise every time, to '
-                           'follow the progress of the same images (default: off)')
-
-    @staticmethod
-    def from_options(options: argparse.Namespace):
-        return build('snapshot', 'save_images_as', options)
-
-
-with_option_parser(Snapshot.add_options)
-
-
-def snapshot_size(options: argparse.Namespace) -> int:
+def snapshot_size(options: argparse.Namespace, kind: RunKind) -> int:
     """--snapshot-size, checked against --batch-size (translation snapshots,
     made of pairs of the data, may hold more)."""
     if options.snapshot_size is None:
         return min(options.batch_size, 64)
-    translation = getattr(Registry.get('data', options.data_format), 'translation', False)
-    if options.snapshot_size > options.batch_size and not translation:
+    if options.snapshot_size > options.batch_size and not kind.translates:
         raise GanzoError(f'--snapshot-size {options.snapshot_size} is more than --batch-size '
                          f'{options.batch_size}: lower it')
     return options.snapshot_size
@@ -84,28 +63,54 @@ def translation_grid(generator: nn.Module, inputs: torch.Tensor,
     return make_grid(triptychs, nrow=3 * per_row, normalize=True, value_range=(-1, 1))
 
 
-class NoiseSnapshot:
-    """Samples images from noise every --sample-every epochs: from fixed noise
-    with --sample-from-fixed-noise (drawn once, kept in checkpoints), otherwise
-    from new noise each time. For translation data (``translation = True``)
-    it shows instead input | generated | target for the data's ``fixed_pairs``
-    (the first held-out pairs, or the first training pairs), noise unused."""
+class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
+    """Builds the snapshot named by --save-images-as, and is the base of
+    snapshots (see ``ganzo.contracts.Snapshot``): every --sample-every epochs it
+    makes a picture of the generator's images, which subclasses ``write``.
+
+    For generation, images from noise: from fixed noise with
+    --sample-from-fixed-noise (drawn once, kept in checkpoints), otherwise from
+    new noise each time. For translation, input | generated | target for the
+    data's ``fixed_pairs`` (the first held-out pairs, or the first training
+    pairs), noise unused."""
+
+    @staticmethod
+    def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
+        group = parser.add_argument_group('snapshot')
+        component_option(group, 'snapshot', 'where to save sample images', flag='save-images-as')
+        group.add_argument('--output-dir', help='directory of the images and logs: they go to '
+                           '<output-dir>/<experiment> (default: --model-dir)')
+        group.add_argument('--snapshot-size', type=positive_int,
+                           help='images in each sample, at most --batch-size '
+                           '(default: --batch-size, at most 64)')
+        group.add_argument('--sample-every', type=positive_int, default=1,
+                           help='sample every this many epochs (default: %(default)s)')
+        group.add_argument('--sample-from-fixed-noise', action=argparse.BooleanOptionalAction,
+                           default=False, help='sample from the same noise every time, to '
+                           'follow the progress of the same images (default: off)')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
-        self.size = snapshot_size(options)
+        self.kind = kind_of(options)
+        self.size = snapshot_size(options, self.kind)
         self.every = options.sample_every
         self.fixed = options.sample_from_fixed_noise
         self.fixed_noise: torch.Tensor | None = None
         self.directory = run_directory(options)
+        self.last = 0
 
-    def save(self, epoch: int, data, noise, generator: nn.Module) -> None:
-        if epoch % self.every != 0:
-            return
-        if getattr(data, 'translation', False):
-            self.write(epoch, translation_grid(generator, *data.fixed_pairs(self.size)))
-        else:
-            self.write(epoch, grid(generate(generator, self.noise(noise))))
+    def save(self, data, noise, generator: nn.Module, epoch: int | None = None) -> None:
+        """The picture after ``epoch`` (default: the one after the last call)."""
+        epoch = epoch or self.last + 1
+        self.last = epoch
+        if epoch % self.every == 0:
+            self.write(epoch, self.picture(data, noise, generator))
+
+    def picture(self, data, noise, generator: nn.Module) -> torch.Tensor:
+        """What the generator makes, as a picture ``C x H x W`` in [0, 1]."""
+        if self.kind.translates:
+            return translation_grid(generator, *data.fixed_pairs(self.size))
+        return grid(generate(generator, self.noise(noise)))
 
     def noise(self, noise) -> torch.Tensor:
         if not self.fixed:
@@ -125,8 +130,11 @@ class NoiseSnapshot:
         self.fixed_noise = state['fixed_noise']
 
 
+NoiseSnapshot = Snapshot  # its former name
+
+
 @register('snapshot', 'folder', default=True)
-class FolderSnapshot(NoiseSnapshot):
+class FolderSnapshot(Snapshot):
     """PNG grids in <output-dir>/<experiment>/samples/epoch-NNNN.png. A sample
     that cannot be written (no space, no permission) is a warning: training goes on."""
 
@@ -136,7 +144,7 @@ class FolderSnapshot(NoiseSnapshot):
 
 
 @register('snapshot', 'tensorboard')
-class TensorBoardSnapshot(NoiseSnapshot):
+class TensorBoardSnapshot(Snapshot):
     """Image grids in TensorBoard (needs tensorboardX), one step per epoch."""
 
     def __init__(self, options: argparse.Namespace) -> None:

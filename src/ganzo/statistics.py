@@ -3,9 +3,13 @@ or in TensorBoard.
 
 A statistics object follows each epoch::
 
-    statistics.start_epoch(epoch, batches)
-    statistics.update(images, read_losses)   # after each batch (see game.Progress)
+    statistics.start_epoch(epoch, batches)   # optional: a progress bar, the epoch's number
+    statistics.update(images, read_losses)   # optional, after each batch (contracts.Progress)
     statistics.log(losses)                   # at the end: mean losses and metrics
+
+``log`` alone is enough (the spec's loop): epochs are then numbered 1, 2...,
+and the speed comes from the ``images`` and ``seconds`` of the game's
+``Losses``. A plugin implements ``write(epoch, values)``, or ``log`` itself.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from pathlib import Path
 from typing import Callable
 
 from ganzo.errors import GanzoError
-from ganzo.experiment import run_directory, warn
-from ganzo.options import build, complete, component_option
-from ganzo.registry import register, with_option_parser
+from ganzo.experiment import run_directory
+from ganzo.files import warn
+from ganzo.options import Factory, complete, component_option, owned_by
+from ganzo.registry import register
 
 
-class Statistics:
-    """Builds the statistics named by --log. Subclasses write what
-    ``log`` collects: the losses plus ``images_per_second`` and ``seconds``."""
+class Statistics(Factory, namespace='statistics', option='log'):
+    """Builds the statistics named by --log, and is their base: subclasses
+    ``write`` what ``log`` collects, the losses plus ``images_per_second`` and
+    ``seconds`` (see ``ganzo.contracts.Statistics``)."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -33,15 +39,12 @@ class Statistics:
             return
         group = parser.add_argument_group('statistics')
         component_option(group, 'statistics', 'where to log statistics', flag='log')
-        group.add_argument('--log-file', help='file of --log file (default: '
-                           '<output-dir>/<experiment>/statistics.log)')
-
-    @staticmethod
-    def from_options(options: argparse.Namespace) -> Statistics:
-        return build('statistics', 'log', options)
+        owned_by(group.add_argument('--log-file', help='file of --log file (default: '
+                                    '<output-dir>/<experiment>/statistics.log)'), 'log', 'file')
 
     def __init__(self, options: argparse.Namespace) -> None:
-        self.epoch, self.batches, self.images, self.started = 0, 0, 0, time.perf_counter()
+        self.epoch, self.logged, self.batches, self.images = 0, 0, 0, 0
+        self.started = time.perf_counter()
 
     def start_epoch(self, epoch: int, batches: int) -> None:
         self.epoch, self.batches, self.images, self.started = epoch, batches, 0, time.perf_counter()
@@ -49,10 +52,16 @@ class Statistics:
     def update(self, images: int, read_losses: Callable[[], dict[str, float]]) -> None:
         self.images += images
 
-    def log(self, losses: dict[str, float]) -> None:
-        seconds = time.perf_counter() - self.started
-        self.write(self.epoch, {**losses, 'images_per_second': self.images / max(seconds, 1e-9),
-                                'seconds': seconds})
+    def log(self, losses: dict[str, float], epoch: int | None = None) -> None:
+        """Record the losses of ``epoch`` (default: the epoch started, or the
+        one after the last logged), with the images per second and the seconds
+        since the epoch started (or since the last ``log``)."""
+        now = time.perf_counter()
+        epoch = epoch or (self.epoch if self.epoch > self.logged else self.logged + 1)
+        seconds, images = now - self.started, self.images or getattr(losses, 'images', 0)
+        self.write(epoch, {**losses, 'images_per_second': images / max(seconds, 1e-9),
+                           'seconds': seconds})
+        self.logged, self.images, self.started = epoch, 0, now
 
     def write(self, epoch: int, values: dict[str, float]) -> None:
         pass
@@ -60,8 +69,6 @@ class Statistics:
     def close(self) -> None:
         pass
 
-
-with_option_parser(Statistics.add_options)
 
 
 @register('statistics', 'none')

@@ -1,9 +1,10 @@
 """The ``ganzo`` command: train a GAN as the options say.
 
 Every component is built from the options before anything is written, so that
-a mistake in the options stops the command without touching the disk. Then
-the loop of the spec runs, and after each epoch the whole training state is
-checkpointed, so that ``--restore`` continues exactly as if never stopped.
+a mistake in the options stops the command without touching the disk
+(``--dry-run`` stops there and says what would be trained). Then the loop of
+the spec runs, and after each epoch the whole training state is checkpointed,
+so that ``--restore`` continues exactly as if never stopped.
 """
 
 from __future__ import annotations
@@ -11,44 +12,53 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from ganzo import distributed
+from torch import nn
+
+from ganzo.contracts import Losses
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
-from ganzo.distributed import SharedExperiment
+from ganzo.distributed import Processes, gpus, launch
 from ganzo.errors import GanzoError, one_line, one_line_warnings
 from ganzo.evaluation import Evaluation
-from ganzo.experiment import Experiment, seed_everything
+from ganzo.experiment import Experiment
 from ganzo.game import Game
 from ganzo.generator import Generator
+from ganzo.kind import run_kind
 from ganzo.loss import Loss
 from ganzo.noise import Noise
 from ganzo.options import check_experiment_name, experiment_name, parse, path_is_writable
 from ganzo.safeguards import StopSignals, check_finite
 from ganzo.snapshot import Snapshot
+from ganzo.state import TrainingState, seed_everything
 from ganzo.statistics import Statistics
 
 CHOICES = {'r': 'restore', 'n': 'restore-new', 'd': 'delete', 'a': 'abort'}
 
 
-def resolve(argv: list[str]) -> tuple[argparse.Namespace, Experiment, str]:
-    """The options, the experiment, and what to do with it: 'new', 'restore'
-    (saved options, overridden by the command line), 'restore-new' (the new
-    options) or 'delete'."""
-    options = parse(argv)
+def resolve(options: argparse.Namespace, argv: list[str], processes: Processes
+            ) -> tuple[argparse.Namespace, Experiment, str]:
+    """The options (with their kind of run), the experiment, and what to do
+    with it: 'new', 'restore' (saved options, overridden by the command line),
+    'restore-new' (the new options), 'delete' or 'dry-run'."""
     model_dir = options.model_dir
     options.experiment = experiment_name(options)
     check_experiment_name(options.experiment)
-    experiment = SharedExperiment(options)
+    experiment = processes.experiment(options)
     action = 'new'
     if experiment.exists:
-        action = 'delete' if options.delete else 'restore' if options.restore else ask(experiment)
+        action = ('delete' if options.delete else 'restore' if options.restore
+                  else 'restore-new' if options.dry_run else ask(experiment))
         if action == 'restore':
             options = parse(argv, base=experiment.read_options())
             options.experiment, options.model_dir = experiment.path.name, model_dir
+    if options.dry_run:
+        action = 'dry-run'
     if options.seed is None:
         options.seed = random.SystemRandom().randrange(2**31)
+    options.kind = run_kind(options)
     if not path_is_writable(experiment.path):
         raise GanzoError(f'--model-dir {options.model_dir} is not writable: choose another')
     return options, experiment, action
@@ -69,48 +79,111 @@ def ask(experiment: Experiment) -> str:
     return CHOICES[answer]
 
 
-def train(argv: list[str]) -> None:
-    options, experiment, action = distributed.from_rank_0(resolve, argv)
-    with distributed.rank_0_first():
-        distributed.check_device(options)
-        seed_everything(options.seed)
-        data = Data.from_options(options)
-        generator = Generator.from_options(options)
-        discriminator = Discriminator.from_options(options)
-        noise = Noise.from_options(options)
-        statistics = distributed.rank_0_only(Statistics.from_options(options))
-        snapshot = distributed.rank_0_only(Snapshot.from_options(options))
-        evaluation = Evaluation.from_options(options, generator, noise)
-    # The game trains the models through their distributed wrappers, if any.
-    trained_generator, trained_discriminator = distributed.prepare(options, generator,
-                                                                   discriminator)
-    loss = Loss.from_options(options, trained_discriminator)
-    game = Game.from_options(options, trained_generator, trained_discriminator, loss)
-    checkpointed = dict(generator=generator, discriminator=discriminator, game=game,
-                        snapshot=snapshot, evaluation=evaluation, data=data)
+@dataclass
+class Components:
+    """Everything a run is made of, built from the options."""
 
-    last = experiment.restore(checkpointed) if action.startswith('restore') else 0
+    data: Any
+    generator: nn.Module
+    discriminator: nn.Module
+    noise: Any
+    statistics: Statistics
+    snapshot: Snapshot
+    evaluation: Evaluation
+    loss: Any
+    game: Any
+    state: TrainingState
+
+    @staticmethod
+    def build(options: argparse.Namespace, processes: Processes) -> Components:
+        """The components of ``options``, in the order of the spec's loop. The
+        game trains the models through their distributed wrappers, if any; the
+        training state holds the models themselves."""
+        with processes.main_first():
+            processes.check_device(options)
+            seed_everything(options.seed)
+            data = Data.from_options(options)
+            generator = Generator.from_options(options)
+            discriminator = Discriminator.from_options(options)
+            noise = Noise.from_options(options)
+            statistics = processes.main_only(Statistics.from_options(options))
+            snapshot = processes.main_only(Snapshot.from_options(options))
+            evaluation = Evaluation.from_options(options, generator, noise, data)
+        trained_generator, trained_discriminator = processes.prepare(options, generator,
+                                                                     discriminator)
+        loss = Loss.from_options(options, trained_discriminator)
+        game = Game.from_options(options, trained_generator, trained_discriminator, loss)
+        state = TrainingState(options.kind, generator=generator, discriminator=discriminator,
+                              game=game, snapshot=snapshot, evaluation=evaluation, data=data)
+        return Components(data, generator, discriminator, noise, statistics, snapshot,
+                          evaluation, loss, game, state)
+
+    def describe(self, options: argparse.Namespace, experiment: Experiment) -> str:
+        """What would be trained, in a few lines (``--dry-run``)."""
+        batches = self.game.batches(self.data)
+        rows = [('run', f'{experiment.path} (nothing written: --dry-run)'),
+                ('kind', f'{options.kind.name}: {options.kind.description}, '
+                         f'{options.kind.batch}'),
+                ('data', f'{options.data_format} ({type(self.data).__name__}) of --dataset '
+                         f'{options.dataset}: {batches} batches of {options.batch_size} '
+                         f'{options.image_size} x {options.image_size} images per epoch '
+                         f'({batches * options.batch_size} images)'),
+                ('generator', network(options.generator, self.generator)),
+                ('discriminator', network(options.discriminator, self.discriminator)),
+                *((name, f'{getattr(options, option)} ({type(getattr(self, name)).__name__})')
+                  for name, option in (('loss', 'loss'), ('noise', 'noise'), ('game', 'game'),
+                                       ('evaluation', 'evaluation_criterion'))),
+                ('epochs', f'{options.start_epoch or 1} to {options.epochs}, on '
+                           f'{self.game.device} in {options.precision}')]
+        return '\n'.join(f'{name:<14} {text}' for name, text in rows)
+
+
+def network(name: str, model: nn.Module) -> str:
+    count = sum(parameter.numel() for parameter in model.parameters())
+    return f'{name} ({type(model).__name__}): {count:,} parameters'
+
+
+def train(options: argparse.Namespace, experiment: Experiment, action: str,
+          processes: Processes) -> None:
+    """Build the components, restore or start the run, and train it: the spec's loop."""
+    run = Components.build(options, processes)
+    if action == 'dry-run':
+        print(run.describe(options, experiment))
+        return
+    data, generator, noise, game = run.data, run.generator, run.noise, run.game
+    statistics, snapshot, evaluation = run.statistics, run.snapshot, run.evaluation
+    last = experiment.restore(run.state) if action.startswith('restore') else 0
     if action == 'delete':
         experiment.delete()
     experiment.write_options(options)
-    if last and distributed.is_main():
+    if last and processes.is_main:
         print(f'ganzo: restored {experiment.path} after epoch {last}', file=sys.stderr)
 
     with StopSignals(last) as stop:  # SIGINT, SIGTERM: stop at the end of a batch
-        for epoch in range((options.start_epoch or last + 1), options.epochs + 1):
-            distributed.seed_epoch(options.seed, epoch)
+        for epoch in range(options.start_epoch or last + 1, options.epochs + 1):
+            processes.seed_epoch(options.seed, epoch)
             statistics.start_epoch(epoch, game.batches(data))
-            losses = distributed.mean(
+            losses: Losses = processes.mean(
                 game.run_epoch(data, noise, stop.checking(statistics.update)))
-            check_finite(epoch, losses, checkpointed)
+            check_finite(epoch, losses, run.state.components)
             losses.update(evaluation.evaluate(epoch))
-            statistics.log(losses)
-            snapshot.save(epoch, data, noise, generator)
+            statistics.log(losses, epoch)
+            snapshot.save(data, noise, generator, epoch)
             if evaluation.has_improved(losses):
-                experiment.save_models(generator=generator, discriminator=discriminator)
-            experiment.save_checkpoint(epoch, checkpointed)
+                experiment.save_models(run.state)
+            experiment.save_checkpoint(run.state, epoch)
             stop.saved(epoch)
     statistics.close()
+
+
+def ganzo(argv: list[str]) -> None:
+    """Train as the command line says: in this process, in the process group
+    that torchrun set up, or, with ``--parallel``, in one process per GPU."""
+    with Processes.join() as processes:
+        options = processes.from_main(parse, argv)
+        if options.parallel and not processes.distributed:
+            return launch(argv, gpus(options))
+        train(*processes.from_main(resolve, options, argv, processes), processes)
 
 
 def run(command: Callable[[list[str]], None], argv: list[str] | None = None,
@@ -129,7 +202,7 @@ def run(command: Callable[[list[str]], None], argv: list[str] | None = None,
 
 
 def main(argv: list[str] | None = None) -> None:
-    run(distributed.command(train), argv)
+    run(ganzo, argv)
 
 
 if __name__ == '__main__':

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.experiment import atomic_write, load, load_state
+from ganzo.files import atomic_write, load, load_state
 from ganzo.options import complete, device
 from ganzo.registry import Registry, register
 

@@ -15,11 +15,11 @@ from tqdm import tqdm
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.experiment import atomic_write, load
+from ganzo.files import atomic_write, load
 from ganzo.metrics import scores
 from ganzo.metrics.extractors import FeatureExtractor
 from ganzo.metrics.real import at_most, dataset_identity, real_images
-from ganzo.options import complete, component_option, device, positive_int
+from ganzo.options import complete, component_option, device, owned_by, positive_int
 from ganzo.registry import Registry, with_option_parser
 
 CACHE_DIR = '~/.cache/ganzo/metrics'
@@ -154,9 +154,13 @@ class Scorer:
 
 @with_option_parser
 def add_training_options(parser: argparse.ArgumentParser, train: bool) -> None:
-    """The metrics options of ``ganzo`` (``ganzo-eval`` adds them itself, ``deh`` has none)."""
+    """The metrics options of ``ganzo``, for its fid and kid criteria
+    (``ganzo-eval`` adds them itself, ``deh`` has none)."""
     if train:
+        known = len(parser._actions)
         Scorer.add_options(parser)
+        for action in parser._actions[known:]:
+            owned_by(action, 'evaluation_criterion', 'fid', 'kid')
 
 
 def batch_sizes(total: int, batch_size: int) -> Iterator[int]:

@@ -1,0 +1,114 @@
+"""What each kind of component must offer: one ``Protocol`` per registry namespace.
+
+A component is a class registered in its namespace (``@register('loss',
+'my-loss')``) and built as ``Component(options, *args)``; the arguments after
+the options are given below each protocol. Only the methods listed here are
+called by Ganzo. The base classes ``ganzo.statistics.Statistics``,
+``ganzo.evaluation.Evaluation`` and ``ganzo.hook.Hook`` implement everything
+but the one method a plugin must write, and ``examples/templates/`` holds a
+file per kind to copy. Checkpointed components (data, snapshot, evaluation,
+hooks, game) also offer ``state_dict()`` and ``load_state_dict(state)``.
+
+Generators and discriminators are ``torch.nn.Module``: a generator maps noise
+``B x Z`` (or, in translation, images ``B x I x H x W``) to images
+``B x C x H x W`` in [-1, 1]; a discriminator maps images to logits ``B``
+(or a map of logits per patch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+# progress(images in the batch, read_losses): called by a game after each batch;
+# read_losses() returns the running means of the losses (it waits for the device).
+Progress = Callable[[int, Callable[[], dict]], None]
+
+
+class Losses(dict):
+    """The mean losses (and metrics) of an epoch, by name, which also say how
+    many ``images`` the epoch trained on and in how many ``seconds``."""
+
+    def __init__(self, values: dict[str, float] | None = None, images: int = 0,
+                 seconds: float = 0.0) -> None:
+        super().__init__(values or {})
+        self.images, self.seconds = images, seconds
+
+
+@runtime_checkable
+class Data(Protocol):
+    """Namespace ``data``, built as ``Data(options)``: an epoch is ``iter(data)``,
+    batches of tensors (``(images, labels)`` for generation, ``(inputs,
+    targets)`` for translation), ``len(data)`` of them."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+    def __len__(self) -> int: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@runtime_checkable
+class Noise(Protocol):
+    """Namespace ``noise``, built as ``Noise(options)``: latent points ``B x Z``
+    on the training device."""
+
+    def sample(self, batch_size: int) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Loss(Protocol):
+    """Namespace ``loss``, built as ``Loss(options, discriminator)``: scalar
+    losses of both players from batches of real and generated data."""
+
+    def for_generator(self, fake_data: torch.Tensor, labels: Any = None) -> torch.Tensor: ...
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels: Any = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Hook(Protocol):
+    """Namespace ``hook``, built as ``Hook(options)``: called on a model after
+    each of its optimizer steps."""
+
+    def __call__(self, model: nn.Module) -> None: ...
+
+
+@runtime_checkable
+class Game(Protocol):
+    """Namespace ``game``, built as ``Game(options, generator, discriminator,
+    loss)``: trains both models for an epoch of ``data``; returns the mean
+    losses (``Losses``). Its class attribute ``kind`` names the kind of run it
+    plays (see ``ganzo.kind``)."""
+
+    def run_epoch(self, data: Data, noise: Noise, progress: Progress | None = None
+                  ) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class Statistics(Protocol):
+    """Namespace ``statistics`` (``--log``), built as ``Statistics(options)``:
+    records the losses of each epoch (numbered from 1, unless ``epoch`` says)."""
+
+    def log(self, losses: dict[str, float], epoch: int | None = None) -> None: ...
+
+
+@runtime_checkable
+class Snapshot(Protocol):
+    """Namespace ``snapshot`` (``--save-images-as``), built as ``Snapshot(options)``:
+    saves pictures of what the generator makes after an epoch."""
+
+    def save(self, data: Data, noise: Noise, generator: nn.Module,
+             epoch: int | None = None) -> None: ...
+
+
+@runtime_checkable
+class Evaluation(Protocol):
+    """Namespace ``evaluation`` (``--evaluation-criterion``), built as
+    ``Evaluation(options, generator=None, noise=None, data=None)``: whether the
+    models of an epoch are the best so far, and so saved."""
+
+    def has_improved(self, losses: dict[str, float]) -> bool: ...
