@@ -307,8 +307,8 @@ CASES = {
                                    ['options.json is not valid JSON']),
     'options.json of a newer ganzo': Case(restore(set_options(ganzo_version='99.0')),
                                           ['ganzo 99.0', 'upgrade ganzo']),
-    'options.json with a plugin not loaded': Case(restore(set_options(loss='hinge')),
-                                                  ['--loss', 'hinge']),
+    'options.json with a plugin not loaded': Case(restore(set_options(loss='my-loss')),
+                                                  ['--loss', 'my-loss']),
     'delete a folder that is not a run': Case(delete_not_a_run,
                                               ['does not look like a Ganzo run']),
 }

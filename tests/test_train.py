@@ -120,14 +120,15 @@ def test_interactive_question_restores(image_folder, tmp_path, monkeypatch):
 
 def test_plugin_loss_with_its_own_option(image_folder, tmp_path, plugins, monkeypatch):
     """GANZO_LOAD_MODULES, read when the options are first parsed."""
-    without = run_ganzo(*tiny_arguments(image_folder, tmp_path / 'other', loss='hinge'))
-    assert_user_error(without, '--loss', 'hinge')
-    monkeypatch.setenv('GANZO_LOAD_MODULES', 'hinge_loss')
+    without = run_ganzo(*tiny_arguments(image_folder, tmp_path / 'other', loss='my-loss'))
+    assert_user_error(without, '--loss', 'my-loss')
+    monkeypatch.setenv('GANZO_LOAD_MODULES', 'templates.loss')
     monkeypatch.setattr('ganzo.options._loaded', False)  # as in a new process
-    result = run_ganzo(*tiny_arguments(image_folder, tmp_path, loss='hinge', hinge_margin=0.5))
+    result = run_ganzo(*tiny_arguments(image_folder, tmp_path, loss='my-loss',
+                                       my_loss_target=0.5))
     assert result.returncode == 0, result.stderr
     options = json.loads((tmp_path / 'tiny' / 'options.json').read_text())
-    assert options['loss'] == 'hinge' and options['hinge_margin'] == 0.5
+    assert options['loss'] == 'my-loss' and options['my_loss_target'] == 0.5
     assert weights(tmp_path / 'tiny')['epoch'] == 2
 
 

@@ -114,13 +114,36 @@ class TrainingState:
         return checkpoint.epoch
 
 
-class Checkpoint:
-    """A ``checkpoint.pt`` read back (as data only), its parts by name."""
+class SavedFile:
+    """A file of the training state read back (as data only) and checked."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.values = load(path)
         check_format(self.values, path)
+
+    def weights_of(self, key: str, what: str) -> dict[str, torch.Tensor]:
+        """The state dict saved under ``key``; a ``GanzoError`` naming ``what`` if none."""
+        weights = self.values.get(key)
+        if not isinstance(weights, dict):
+            raise GanzoError(f'{self.path} holds no {what}')
+        return weights
+
+    @property
+    def kind(self) -> RunKind | None:
+        """The saved kind of run; None in files of ganzo 0.1.0, which had none."""
+        kind = self.values.get('kind')
+        if kind is None:
+            return None
+        try:
+            return RunKind.from_dict(kind)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise GanzoError(f'{self.path} holds a damaged kind of run ({kind!r}): delete it '
+                             'or restore from a copy') from None
+
+
+class Checkpoint(SavedFile):
+    """A ``checkpoint.pt`` read back, its parts by name."""
 
     def part(self, name: str) -> Any:
         """The saved state of ``name`` (a component, or ``rng``)."""
@@ -138,10 +161,7 @@ class Checkpoint:
 
     @property
     def generator_weights(self) -> dict[str, torch.Tensor]:
-        weights = self.values.get('generator')
-        if not isinstance(weights, dict):
-            raise GanzoError(f'{self.path} holds no generator weights')
-        return weights
+        return self.weights_of('generator', 'generator weights')
 
     @property
     def fixed_noise(self) -> torch.Tensor | None:
@@ -149,18 +169,9 @@ class Checkpoint:
         noise = (self.values.get('snapshot') or {}).get('fixed_noise')
         return noise if isinstance(noise, torch.Tensor) else None
 
-    @property
-    def kind(self) -> RunKind | None:
-        return _kind(self.values)
 
-
-class SavedModel:
+class SavedModel(SavedFile):
     """A best-model file (``generator.pt``, ``discriminator.pt``) read back."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.values = load(path)
-        check_format(self.values, path)
 
     @staticmethod
     def state(model: nn.Module, kind: RunKind) -> dict[str, Any]:
@@ -170,17 +181,4 @@ class SavedModel:
 
     @property
     def weights(self) -> dict[str, torch.Tensor]:
-        weights = self.values.get('state_dict')
-        if not isinstance(weights, dict):
-            raise GanzoError(f'{self.path} holds no weights (no state_dict)')
-        return weights
-
-    @property
-    def kind(self) -> RunKind | None:
-        return _kind(self.values)
-
-
-def _kind(values: dict[str, Any]) -> RunKind | None:
-    """The saved kind of run, None in files of ganzo 0.1.0 (which had none)."""
-    kind = values.get('kind')
-    return RunKind.from_dict(kind) if isinstance(kind, dict) else None
+        return self.weights_of('state_dict', 'weights (no state_dict)')
