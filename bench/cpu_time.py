@@ -3,12 +3,16 @@ process: a measure that holds up when other processes share the CPUs (wall
 time does not, and two OpenMP threads suffer most from it).
 
     python bench/cpu_time.py [--model dcgan] [--image-size 64] [--steps 4] [--reps 3]
+                             [--threads 1] [--variants 'ganzo fp32' ...]
 
-Interleaves the variants, ``--steps`` training steps (batch 64, in-memory batches;
-a WGAN-GP step is a turn: 5 critic batches and a generator step) each, after one
-step of warm-up, for ``--reps`` repetitions, with the benchmark's hyper-parameters
-(bench/run.py); prints the median images per CPU-second of each variant and its
-ratio to the baseline's as JSON.
+Interleaves the variants step by step, ``--steps`` x ``--reps`` training steps
+(batch 64, in-memory batches; a WGAN-GP or SNGAN step is a turn: 5 critic
+batches and a generator step) each, after one step of warm-up, with the
+benchmark's hyper-parameters (bench/run.py); prints as JSON the median images
+per CPU-second of each variant and its ratio to the baseline's, and the median
+images per wall-clock second and the median of the step-by-step ratios to the
+baseline's (with ``--threads 2``: how well each uses two threads, measured so
+that a slow spell of the machine hits all variants alike).
 """
 
 from __future__ import annotations
@@ -46,15 +50,22 @@ def main() -> None:
     parser.add_argument('--image-size', type=int, default=64)
     parser.add_argument('--steps', type=int, default=4)
     parser.add_argument('--reps', type=int, default=3)
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads (default: %(default)s; with more, compare the wall '
+                        'clock columns, interleaved step by step)')
+    parser.add_argument('--variants', nargs='*', choices=list(VARIANTS),
+                        help='ganzo variants to run (default: all)')
     arguments = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(arguments.threads)
     size, model = arguments.image_size, arguments.model
     batch = [(torch.rand(64, 3, size, size) * 2 - 1, torch.zeros(64, dtype=torch.long))] * (
-        5 if model == 'wgan-gp' else 1)
+        5 if model in ('wgan-gp', 'sngan') else 1)
     opt = baseline.parse([*HYPER[model]['baseline'], '--dataroot', '.', '--image-size', str(size)])
     runners = {'baseline fp32': lambda model: model.step(iter(batch))}
     models = {'baseline fp32': baseline.MODELS[model](opt, torch.device('cpu'))}
     for name, extra in VARIANTS.items():
+        if arguments.variants is not None and name not in arguments.variants:
+            continue
         options = parse(training_arguments(model, size, len(batch), Path('.'))
                         + ['--device', 'cpu', *extra])
         generator = Generator.from_options(options)
@@ -64,20 +75,31 @@ def main() -> None:
                         Noise.from_options(options))
         runners[name] = lambda model: model[0].run_epoch(batch, model[1])
     speeds: dict[str, list[float]] = {name: [] for name in models}
+    walls: dict[str, list[float]] = {name: [] for name in models}
     for name in models:
         runners[name](models[name])  # warm-up
+    images = 64 * len(batch)
     for _ in range(arguments.reps):
-        for name in models:
-            started = time.process_time()
-            for _ in range(arguments.steps):
+        for _ in range(arguments.steps):  # variants interleaved step by step
+            for name in models:
+                wall, cpu = time.perf_counter(), time.process_time()
                 runners[name](models[name])
-            images = 64 * len(batch) * arguments.steps
-            speeds[name].append(images / (time.process_time() - started))
+                speeds[name].append(images / (time.process_time() - cpu))
+                walls[name].append(images / (time.perf_counter() - wall))
     base = statistics.median(speeds['baseline fp32'])
-    print(json.dumps({'model': model, 'image_size': size, 'variants': {
-        name: {'images_per_cpu_second': round(statistics.median(values), 1),
-               'ratio': round(statistics.median(values) / base, 3),
-               'runs': [round(v, 1) for v in values]} for name, values in speeds.items()}}))
+
+    def paired(values: list[float]) -> float:
+        """The median of the step-by-step ratios to the baseline's wall clock."""
+        return statistics.median(v / b for v, b in zip(values, walls['baseline fp32']))
+
+    print(json.dumps({'model': model, 'image_size': size, 'threads': arguments.threads,
+                      'variants': {name: {
+                          'images_per_cpu_second': round(statistics.median(values), 1),
+                          'ratio': round(statistics.median(values) / base, 3),
+                          'images_per_wall_second': round(statistics.median(walls[name]), 1),
+                          'wall_ratio': round(paired(walls[name]), 3),
+                          'runs': [round(v, 1) for v in values]}
+                          for name, values in speeds.items()}}))
 
 
 if __name__ == '__main__':

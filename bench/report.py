@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import recipes
+
 README = Path(__file__).resolve().parent / 'README.md'
 # The ceilings that issue 7 gives for 2 cores of an AMD EPYC Zen 4 (GFLOP/s), and
 # its targets for DCGAN (times the baseline's fp32 images/s).
@@ -23,6 +25,8 @@ def precision(variant: str) -> str:
 
 
 def target(case: str, variant: str, ratio: float) -> str:
+    if case == recipes.CASE[0]:
+        return recipes.target(case, variant, ratio)
     if not case.startswith('dcgan') or variant == 'baseline fp32':
         return ''
     wanted = TARGETS['fp32' if variant == 'ganzo fp32' else 'bf16']
@@ -125,6 +129,7 @@ def render(results: dict, path: Path | str) -> str:
         '### Time per epoch (ganzo DCGAN fp32)', '',
         *scaling_table(results),
         *cpu_time_table(results),
+        *recipes.costs_table(results),
     ]
     return '\n'.join(lines)
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from conftest import kind_options, make_image_folder
 from ganzo import contracts
+from ganzo.augment import Augment
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
 from ganzo.evaluation import Evaluation
@@ -54,15 +55,16 @@ BUILDERS = {
     'data': lambda options: Data.from_options(options),
     'regularizer': lambda options: Regularizer.from_options(
         options, Discriminator.from_options(options))[0],
+    'augmentation': lambda options: Augment.from_options(options).augmentations[0],
 }
 OPTION = {'statistics': 'log', 'snapshot': 'save_images_as', 'data': 'data_format',
           'evaluation': 'evaluation_criterion', 'hook': 'discriminator_hooks',
-          'regularizer': 'regularizers'}
+          'regularizer': 'regularizers', 'augmentation': 'augment'}
 LISTS = {'hook', 'regularizer'}  # namespaces chosen by a list option
 CONTRACTS = {'noise': contracts.Noise, 'hook': contracts.Hook, 'statistics': contracts.Statistics,
              'snapshot': contracts.Snapshot, 'evaluation': contracts.Evaluation,
              'data': contracts.Data, 'generator': nn.Module, 'discriminator': nn.Module,
-             'regularizer': contracts.Regularizer}
+             'regularizer': contracts.Regularizer, 'augmentation': contracts.Augmentation}
 # built below, in test_data.py and in test_metrics.py
 NOT_BUILT_HERE = {'dataset', 'loss', 'game', 'feature-extractor'}
 
@@ -128,3 +130,9 @@ def test_every_combination_trains(options, game, generator, discriminator, loss)
 def test_every_regularizer_trains(options, regularizer):
     trains(options, game='standard', generator='conv', discriminator='conv', loss='gan',
            regularizers=[regularizer])
+
+
+@pytest.mark.parametrize('augmentation', Registry.names('augmentation'))
+def test_every_augmentation_trains(options, augmentation):
+    trains(options, game='standard', generator='conv', discriminator='conv', loss='gan',
+           augment=augmentation)

@@ -1,8 +1,14 @@
+"""The standard game: turns, means, hooks (the moving average of the
+generator), the learning-rate schedule and the augmentations."""
+
 import pytest
 import torch
 from torch import nn
 
+from ganzo.errors import GanzoError
 from ganzo.game import StandardGame
+from ganzo.hook import Hook, moving_average
+from ganzo.loss import GANLoss
 from ganzo.noise import GaussianNoise
 from ganzo.options import complete
 
@@ -78,7 +84,6 @@ def test_max_batches_per_epoch_and_progress():
 def test_both_models_learn_and_state_round_trips():
     generator, discriminator = models()
     options = complete(device='cpu', state_size=3)
-    from ganzo.loss import GANLoss
     game = StandardGame(options, generator, discriminator, GANLoss(options, discriminator))
     before = [p.detach().clone() for p in [*generator.parameters(), *discriminator.parameters()]]
     game.run_epoch(batches(2), GaussianNoise(options))
@@ -88,3 +93,111 @@ def test_both_models_learn_and_state_round_trips():
     other = StandardGame(options, *models(), GANLoss(options, discriminator))
     other.load_state_dict(state)
     assert other.generator_optimizer.state_dict()['state'][0]['step'] == 2
+
+
+class Recorder(Hook):
+    """Records the generator's weights after each of its steps."""
+
+    def __init__(self):
+        self.weights = []
+
+    def __call__(self, model):
+        self.weights.append([p.detach().clone() for p in model.parameters()])
+
+
+def test_the_game_keeps_a_moving_average_of_the_generator():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, ema_decay=0.9)
+    recorder = Recorder()
+    hooks = {'generator': [recorder, *Hook.from_options(options, 'generator', generator)],
+             'discriminator': []}
+    game = StandardGame(options, generator, discriminator, GANLoss(options, discriminator), hooks)
+    game.run_epoch(batches(3), GaussianNoise(options))
+    expected = recorder.weights[0]  # after the first step, the average is the weights
+    for weights in recorder.weights[1:]:
+        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, weights)]
+    assert len(recorder.weights) == 3
+    average = moving_average(hooks['generator'])
+    assert all(torch.allclose(a, e, atol=1e-6) for a, e in zip(average.model.parameters(),
+                                                               expected))
+    # built by the game itself from the options, too
+    game = StandardGame(options, *models(), GANLoss(options, discriminator))
+    assert moving_average(game.hooks['generator']) is not None
+    assert 'moving_average' in game.state_dict()['hooks']['generator'][0]
+
+
+def rates(game):
+    return [game.generator_optimizer.param_groups[0]['lr'],
+            game.discriminator_optimizer.param_groups[0]['lr']]
+
+
+def test_learning_rates_decay_linearly_to_zero_from_the_given_epoch():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, epochs=5, lr_decay_start=3,
+                       generator_lr=1e-3, discriminator_lr=4e-3)
+    game = StandardGame(options, generator, discriminator, CountingLoss(discriminator))
+    seen = []
+    for _ in range(5):
+        game.run_epoch(batches(1), GaussianNoise(options))
+        seen.append(rates(game))
+    # epochs 1, 2 as given; then 3/3, 2/3, 1/3 of them: zero would be epoch 6
+    assert [factor for factor, _ in seen] == pytest.approx([1e-3] * 3 + [2e-3 / 3, 1e-3 / 3])
+    assert all(discriminator == pytest.approx(4 * generator) for generator, discriminator in seen)
+    restored = StandardGame(options, *models(), CountingLoss(discriminator))
+    restored.load_state_dict({**game.state_dict(), 'schedule': {'epoch': 3}})
+    restored.run_epoch(batches(1), GaussianNoise(options))
+    assert rates(restored) == pytest.approx(seen[3])
+
+
+def test_without_a_decay_the_rates_stay():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, epochs=2)
+    game = StandardGame(options, generator, discriminator, CountingLoss(discriminator))
+    for _ in range(3):
+        game.run_epoch(batches(1), GaussianNoise(options))
+    assert rates(game) == [2e-4, 2e-4]
+
+
+def test_a_decay_that_starts_after_the_last_epoch_is_one_error_line():
+    options = complete(device='cpu', state_size=3, epochs=4, lr_decay_start=5)
+    with pytest.raises(GanzoError, match='--lr-decay-start 5 is after the last epoch'):
+        StandardGame(options, *models(), CountingLoss(models()[1]))
+
+
+class Seeing(nn.Module):
+    """A discriminator that records every batch it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(16, 1)
+        self.seen = []
+
+    def forward(self, images):
+        self.seen.append(images)
+        return self.linear(images.flatten(1)).view(-1)
+
+
+def test_the_discriminator_sees_augmented_images_and_the_generator_learns_through_them():
+    torch.manual_seed(0)
+    generator, discriminator = models()[0], Seeing()
+    options = complete(device='cpu', state_size=3, augment='cutout')
+    game = StandardGame(options, generator, discriminator, GANLoss(options, discriminator))
+    real = torch.randn(2, 1, 4, 4)
+    fakes, gradients = [], []
+
+    def record(module, inputs, output):
+        fakes.append(output.detach())
+        output.register_hook(gradients.append)
+
+    generator.register_forward_hook(record)
+    game.run_epoch([(real, torch.zeros(2, dtype=torch.long))], GaussianNoise(options))
+    seen_real, seen_fake, seen_by_generator = discriminator.seen
+    cut = seen_real == 0  # cutout zeroes a square of half the size, cut at the borders
+    assert cut.flatten(1).sum(1).min() > 0 and cut.flatten(1).sum(1).max() <= 4
+    assert torch.equal(seen_real[~cut], real[~cut])
+    assert not torch.equal(seen_fake, fakes[0]) and not torch.equal(seen_by_generator, fakes[0])
+    # the generator's step: its gradient reaches the generated images through the
+    # augmentation, zero exactly where it cut
+    [gradient] = gradients
+    assert (gradient[seen_by_generator == 0] == 0).all()
+    assert (gradient[seen_by_generator != 0] != 0).all()

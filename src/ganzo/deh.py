@@ -13,7 +13,9 @@ Each call writes into a new folder ``<output-dir>/<experiment>/deh-NNNN``
 between latent points, or translations of ``--input`` images (see
 ``ganzo.inference``); ``--export PATH`` writes the generator as TorchScript
 (and ONNX) instead (``ganzo.export``). Weights: the best ones (``generator.pt``),
-or those of the last checkpoint with ``--checkpoint last``.
+or those of the last checkpoint with ``--checkpoint last``; for a generator
+trained with ``--ema-decay``, the moving average of its weights, unless
+``--raw-generator``.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
 def load_generator(options: argparse.Namespace, experiment: TrainedExperiment) -> nn.Module:
     """The generator of the options with the chosen weights, in evaluation mode."""
     generator = Generator.from_options(options)
-    state, path = experiment.generator_weights(options.checkpoint)
+    state, path = experiment.generator_weights(options.checkpoint, options.raw_generator)
     load_state(generator, state, 'generator', path)
     return generator.eval()
 

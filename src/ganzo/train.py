@@ -26,6 +26,7 @@ from ganzo.evaluation import Evaluation
 from ganzo.experiment import Experiment
 from ganzo.game import Game
 from ganzo.generator import Generator
+from ganzo.hook import Hook, moving_average
 from ganzo.kind import run_kind
 from ganzo.loss import Loss
 from ganzo.noise import Noise
@@ -98,23 +99,30 @@ class Components:
     def build(options: argparse.Namespace, processes: Processes) -> Components:
         """The components of ``options``, in the order of the spec's loop. The
         game trains the models through their distributed wrappers, if any; the
-        training state holds the models themselves."""
+        training state holds the models themselves. With ``--ema-decay`` the
+        moving average of the generator, a hook of the game, is what snapshots,
+        evaluation and ``generator.pt`` see."""
         with processes.main_first():
             processes.check_device(options)
             seed_everything(options.seed)
             data = Data.from_options(options)
             generator = Generator.from_options(options)
             discriminator = Discriminator.from_options(options)
+            hooks = {'generator': Hook.from_options(options, 'generator', generator),
+                     'discriminator': Hook.from_options(options, 'discriminator')}
+            average = moving_average(hooks['generator'])
+            sampling = generator if average is None else average.model
             noise = Noise.from_options(options)
             statistics = processes.main_only(Statistics.from_options(options))
             snapshot = processes.main_only(Snapshot.from_options(options))
-            evaluation = Evaluation.from_options(options, generator, noise, data)
+            evaluation = Evaluation.from_options(options, sampling, noise, data)
         trained_generator, trained_discriminator = processes.prepare(options, generator,
                                                                      discriminator)
         loss = Loss.from_options(options, trained_discriminator)
-        game = Game.from_options(options, trained_generator, trained_discriminator, loss)
-        state = TrainingState(options.kind, generator=generator, discriminator=discriminator,
-                              game=game, snapshot=snapshot, evaluation=evaluation, data=data)
+        game = Game.from_options(options, trained_generator, trained_discriminator, loss, hooks)
+        state = TrainingState(options.kind, None if average is None else average.model,
+                              generator=generator, discriminator=discriminator, game=game,
+                              snapshot=snapshot, evaluation=evaluation, data=data)
         return Components(data, generator, discriminator, noise, statistics, snapshot,
                           evaluation, loss, game, state)
 
@@ -150,7 +158,7 @@ def train(options: argparse.Namespace, experiment: Experiment, action: str,
     if action == 'dry-run':
         print(run.describe(options, experiment))
         return
-    data, generator, noise, game = run.data, run.generator, run.noise, run.game
+    data, generator, noise, game = run.data, run.state.sampling_generator, run.noise, run.game
     statistics, snapshot, evaluation = run.statistics, run.snapshot, run.evaluation
     last = experiment.restore(run.state) if action.startswith('restore') else 0
     if action == 'delete':
