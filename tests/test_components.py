@@ -23,6 +23,7 @@ from ganzo.loss import Loss
 from ganzo.noise import Noise
 from ganzo.options import complete, load_components
 from ganzo.registry import Registry
+from ganzo.regularizer import Regularizer
 from ganzo.snapshot import Snapshot
 from ganzo.statistics import Statistics
 
@@ -51,12 +52,17 @@ BUILDERS = {
         options, Generator.from_options(options), Noise.from_options(options),
         Data.from_options(options)),
     'data': lambda options: Data.from_options(options),
+    'regularizer': lambda options: Regularizer.from_options(
+        options, Discriminator.from_options(options))[0],
 }
 OPTION = {'statistics': 'log', 'snapshot': 'save_images_as', 'data': 'data_format',
-          'evaluation': 'evaluation_criterion', 'hook': 'discriminator_hooks'}
+          'evaluation': 'evaluation_criterion', 'hook': 'discriminator_hooks',
+          'regularizer': 'regularizers'}
+LISTS = {'hook', 'regularizer'}  # namespaces chosen by a list option
 CONTRACTS = {'noise': contracts.Noise, 'hook': contracts.Hook, 'statistics': contracts.Statistics,
              'snapshot': contracts.Snapshot, 'evaluation': contracts.Evaluation,
-             'data': contracts.Data, 'generator': nn.Module, 'discriminator': nn.Module}
+             'data': contracts.Data, 'generator': nn.Module, 'discriminator': nn.Module,
+             'regularizer': contracts.Regularizer}
 # built below, in test_data.py and in test_metrics.py
 NOT_BUILT_HERE = {'dataset', 'loss', 'game', 'feature-extractor'}
 
@@ -65,7 +71,7 @@ NOT_BUILT_HERE = {'dataset', 'loss', 'game', 'feature-extractor'}
     (namespace, name) for namespace in Registry.namespaces() if namespace in BUILDERS
     for name in Registry.names(namespace)])
 def test_every_registered_component_builds_and_keeps_its_contract(options, namespace, name):
-    value = [name] if namespace == 'hook' else name
+    value = [name] if namespace in LISTS else name
     fitting = kind_options(namespace, name, **{OPTION.get(namespace, namespace): value})
     values = complete(options, **{key: getattr(fitting, key) for key in (
         'game', 'data_format', 'generator', 'discriminator', 'loss',
@@ -94,12 +100,13 @@ def combinations() -> list[tuple[str, str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize('game, generator, discriminator, loss', combinations())
-def test_every_combination_trains(options, game, generator, discriminator, loss):
+def trains(options, **chosen) -> None:
+    """2 batches of the game with the ``chosen`` components train: finite losses,
+    and the generator moves."""
     torch.manual_seed(0)
-    fitting = kind_options('game', game)
-    options = complete(options, game=game, data_format=fitting.data_format, generator=generator,
-                       discriminator=discriminator, loss=loss)
+    options = complete(options, **chosen)
+    fitting = kind_options('game', options.game)
+    options = complete(options, data_format=fitting.data_format)
     data = Data.from_options(options)
     generator_model = Generator.from_options(options)
     discriminator_model = Discriminator.from_options(options)
@@ -110,3 +117,14 @@ def test_every_combination_trains(options, game, generator, discriminator, loss)
     assert set(losses) == {'generator', 'discriminator'}
     assert all(math.isfinite(value) for value in losses.values())
     assert any(not torch.equal(b, p) for b, p in zip(before, generator_model.parameters()))
+
+
+@pytest.mark.parametrize('game, generator, discriminator, loss', combinations())
+def test_every_combination_trains(options, game, generator, discriminator, loss):
+    trains(options, game=game, generator=generator, discriminator=discriminator, loss=loss)
+
+
+@pytest.mark.parametrize('regularizer', Registry.names('regularizer'))
+def test_every_regularizer_trains(options, regularizer):
+    trains(options, game='standard', generator='conv', discriminator='conv', loss='gan',
+           regularizers=[regularizer])

@@ -13,6 +13,7 @@ from ganzo.errors import GanzoError
 from ganzo.generator import ConvGenerator
 from ganzo.options import OptionParser
 from ganzo.registry import Registry
+from test_layers import assert_spectral_norm_works, attention_map_size
 
 NAMES = Registry.names('discriminator')
 
@@ -47,7 +48,7 @@ def test_finite_logits_for_each_image(name, size, colors):
     assert logits.shape[0] == 3 and torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize('name', ['conv', 'fc', 'good'])
+@pytest.mark.parametrize('name', ['conv', 'fc', 'good', 'resnet'])
 def test_one_logit_per_image(name):
     assert build(name)(discriminator_inputs(options(name))).shape == (3,)
 
@@ -134,7 +135,7 @@ def test_good_logits_do_not_depend_on_the_rest_of_the_batch():
     assert torch.allclose(together, alone, atol=1e-5)
 
 
-@pytest.mark.parametrize('name', ['conv', 'good'])
+@pytest.mark.parametrize('name', ['conv', 'good', 'resnet'])
 @pytest.mark.parametrize('size,layers', [(30, 3), (20, 3), (4, 3), (7, 1)])
 def test_unreachable_size_names_the_options(name, size, layers):
     with pytest.raises(GanzoError, match='--discriminator-layers') as error:
@@ -143,7 +144,7 @@ def test_unreachable_size_names_the_options(name, size, layers):
     assert '\n' not in str(error.value)
 
 
-@pytest.mark.parametrize('name', ['conv', 'good'])
+@pytest.mark.parametrize('name', ['conv', 'good', 'resnet'])
 @pytest.mark.parametrize('size', [2, 3, 4, 6, 31])
 def test_size_without_default_stages(name, size):
     with pytest.raises(GanzoError, match=f'--image-size {size}.*--discriminator-layers'):
@@ -179,3 +180,19 @@ def test_no_options_for_inference():
     parser = OptionParser()
     Discriminator.add_options(parser, train=False)
     assert not hasattr(parser.parse_args([]), 'discriminator')
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_spectral_norm_makes_every_weight_1_lipschitz(name):
+    assert_spectral_norm_works(
+        lambda on: Discriminator.from_options(options(name, discriminator_spectral_norm=on)),
+        lambda: discriminator_inputs(options(name)))
+
+
+@pytest.mark.parametrize('name,reached', [('conv', [16, 8, 4]), ('resnet', [16, 8])])
+def test_attention_at_each_resolution_the_discriminator_reaches(name, reached):
+    for resolution in reached:
+        discriminator = build(name, image_size=32, discriminator_attention=resolution)
+        assert attention_map_size(discriminator, torch.randn(2, 3, 32, 32)) == (resolution,) * 2
+    with pytest.raises(GanzoError, match=f'--discriminator-attention 32: the {name} '):
+        build(name, image_size=32, discriminator_attention=32)

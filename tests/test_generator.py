@@ -12,6 +12,7 @@ from ganzo.errors import GanzoError
 from ganzo.generator import ConvGenerator, Generator
 from ganzo.options import OptionParser
 from ganzo.registry import Registry
+from test_layers import assert_spectral_norm_works, attention_map_size
 
 NAMES = Registry.names('generator')
 
@@ -119,7 +120,7 @@ def test_good_widths():
     assert len(build('good', image_size=32, generator_layers=2).blocks) == 2
 
 
-@pytest.mark.parametrize('name', ['conv', 'good'])
+@pytest.mark.parametrize('name', ['conv', 'good', 'resnet'])
 @pytest.mark.parametrize('size,layers', [(30, 3), (20, 3), (4, 3), (7, 1)])
 def test_unreachable_size_names_the_options(name, size, layers):
     with pytest.raises(GanzoError, match='--generator-layers') as error:
@@ -128,7 +129,7 @@ def test_unreachable_size_names_the_options(name, size, layers):
     assert '\n' not in str(error.value)
 
 
-@pytest.mark.parametrize('name', ['conv', 'good'])
+@pytest.mark.parametrize('name', ['conv', 'good', 'resnet'])
 @pytest.mark.parametrize('size', [2, 3, 4, 6, 31])
 def test_size_without_default_stages(name, size):
     with pytest.raises(GanzoError, match=f'--image-size {size}.*--generator-layers'):
@@ -155,3 +156,22 @@ def test_command_line_options():
                   ['--generator-dropout', '1.5']):
         with pytest.raises(GanzoError):
             parser.parse_args(wrong)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_spectral_norm_makes_every_weight_1_lipschitz(name):
+    assert_spectral_norm_works(
+        lambda on: Generator.from_options(options(name, generator_spectral_norm=on)),
+        lambda: generator_inputs(options(name)))
+
+
+@pytest.mark.parametrize('name', ['conv', 'resnet'])
+@pytest.mark.parametrize('size,reached', [(32, [4, 8, 16]), (48, [6, 12, 24])])
+def test_attention_at_each_resolution_the_generator_reaches(name, size, reached):
+    if name == 'resnet':
+        reached = [2 * resolution for resolution in reached]  # its maps go up to the image size
+    for resolution in reached:
+        generator = build(name, image_size=size, generator_attention=resolution)
+        assert attention_map_size(generator, torch.randn(2, 8)) == (resolution, resolution)
+    with pytest.raises(GanzoError, match=f'--generator-attention 5: the {name} generator'):
+        build(name, image_size=size, generator_attention=5)

@@ -3,9 +3,17 @@ from argparse import Namespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ganzo.loss import GANLoss, WGANGPLoss, WGANLoss
+from ganzo.loss import (
+    GANLoss,
+    HingeLoss,
+    LeastSquaresLoss,
+    RelativisticLoss,
+    WGANGPLoss,
+    WGANLoss,
+)
 
 
 class Fixed(nn.Module):
@@ -72,3 +80,66 @@ def test_gradient_penalty_reaches_the_critic_weights():
     loss = WGANGPLoss(Namespace(), critic)
     loss.gradient_penalty(torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2)).backward()
     assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0
+
+
+def test_hinge_loss():
+    loss = HingeLoss(Namespace(), Fixed())
+    # inside the margin each side pays 1 - |D|; beyond it, nothing
+    assert loss.for_discriminator(batch(0.25), batch(-0.5)).item() == pytest.approx(0.75 + 0.5)
+    assert loss.for_discriminator(batch(3), batch(-2)).item() == 0
+    assert loss.for_discriminator(batch(-1), batch(1)).item() == pytest.approx(4)
+    assert loss.for_generator(batch(-2)).item() == pytest.approx(2)
+
+
+def test_least_squares_loss():
+    loss = LeastSquaresLoss(Namespace(), Fixed())
+    assert loss.for_discriminator(batch(1), batch(0)).item() == 0
+    assert loss.for_discriminator(batch(3), batch(2)).item() == pytest.approx((4 + 4) / 2)
+    assert loss.for_generator(batch(1)).item() == 0
+    assert loss.for_generator(batch(-1)).item() == pytest.approx(2)
+
+
+def relativistic(form):
+    return RelativisticLoss(Namespace(relativistic_form=form), Fixed())
+
+
+def mixed(values):
+    return torch.tensor(values, dtype=torch.float).view(-1, 1, 1, 1)
+
+
+def test_relativistic_standard_compares_each_image_with_the_average_of_the_others():
+    real, fake = mixed([2.0, 4.0]), mixed([-1.0, 1.0])  # means 3 and 0
+    loss = relativistic('standard')
+    expected = -(F.logsigmoid(real.view(-1) - 0).mean() + F.logsigmoid(-(fake.view(-1) - 3)).mean())
+    assert loss.for_discriminator(real, fake).item() == pytest.approx(expected.item())
+    # the generator's loss swaps the roles, against the real images of the last D step
+    expected = -(F.logsigmoid(fake.view(-1) - 3).mean() + F.logsigmoid(-(real.view(-1) - 0)).mean())
+    assert loss.for_generator(fake).item() == pytest.approx(expected.item())
+
+
+def test_relativistic_hinge():
+    real, fake = mixed([0.5, 1.5]), mixed([-0.5, 0.5])  # means 1 and 0
+    loss = relativistic('hinge')
+    # D: relu(1 - (real - 0)) = [0.5, 0], relu(1 + (fake - 1)) = [0, 0.5]
+    assert loss.for_discriminator(real, fake).item() == pytest.approx(0.25 + 0.25)
+    # G: relu(1 - (fake - 1)) = [2.5, 1.5], relu(1 + (real - 0)) = [1.5, 2.5]
+    assert loss.for_generator(fake).item() == pytest.approx(2 + 2)
+
+
+def test_relativistic_generator_loss_needs_a_discriminator_step_first():
+    with pytest.raises(RuntimeError, match='for_discriminator'):
+        relativistic('standard').for_generator(batch(0))
+
+
+def test_the_generator_gets_gradients_from_every_loss():
+    for loss in (HingeLoss(Namespace(), Fixed()), LeastSquaresLoss(Namespace(), Fixed()),
+                 relativistic('standard'), relativistic('hinge')):
+        loss.for_discriminator(mixed([0.5, 1.0]), mixed([0.0, 0.2]))
+        fake = mixed([0.1, -0.3]).requires_grad_(True)
+        loss.for_generator(fake).backward()
+        assert fake.grad.abs().sum() > 0, type(loss).__name__
+
+
+def test_help_says_that_gan_is_non_saturating():
+    from ganzo.options import build_parser
+    assert 'gan (the non-saturating GAN loss)' in ' '.join(build_parser().format_help().split())

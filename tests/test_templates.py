@@ -18,7 +18,7 @@ CHOSEN = dict(data_format='my-data', dataset='my-dataset', generator='my-generat
               discriminator='my-discriminator', loss='my-loss', noise='my-noise',
               game='my-game', evaluation_criterion='my-criterion', log='my-statistics',
               save_images_as='my-snapshot', generator_hooks='my-hook',
-              feature_extractor='my-extractor')
+              feature_extractor='my-extractor', regularizers='my-regularizer')
 
 
 def load_templates(monkeypatch) -> None:
@@ -47,12 +47,14 @@ def test_a_run_made_of_templates_trains_and_restores(plugins, monkeypatch, tmp_p
     checkpoint = torch.load(run / 'checkpoint.pt', weights_only=True)
     assert checkpoint['epoch'] == 3 and checkpoint['game']['steps'] == 6
     assert checkpoint['game']['hooks']['generator'] == [{'steps': 6}]
+    assert checkpoint['game']['regularizers'] == [{'steps': 6}]
     assert json.loads((run / 'options.json').read_text())['loss'] == 'my-loss'
 
 
 def test_the_templates_keep_the_contracts(plugins, monkeypatch, tmp_path):
     load_templates(monkeypatch)
-    options = complete(**{**CHOSEN, 'generator_hooks': ['my-hook']}, device='cpu',
+    options = complete(**{**CHOSEN, 'generator_hooks': ['my-hook'],
+                          'regularizers': ['my-regularizer']}, device='cpu',
                        image_size=8, state_size=8, batch_size=4, model_dir=str(tmp_path))
     options.kind = run_kind(options)
     generator = Registry.build('generator', 'my-generator', options)
@@ -62,6 +64,8 @@ def test_the_templates_keep_the_contracts(plugins, monkeypatch, tmp_path):
         contracts.Noise: Registry.build('noise', 'my-noise', options),
         contracts.Loss: Registry.build('loss', 'my-loss', options, discriminator),
         contracts.Hook: Registry.build('hook', 'my-hook', options),
+        contracts.Regularizer: Registry.build('regularizer', 'my-regularizer', options,
+                                              discriminator),
         contracts.Statistics: Registry.build('statistics', 'my-statistics', options),
         contracts.Snapshot: Registry.build('snapshot', 'my-snapshot', options),
         contracts.Evaluation: Registry.build('evaluation', 'my-criterion', options),

@@ -48,9 +48,15 @@ def test_a_run_writes_options_checkpoint_models_and_samples(image_folder, tmp_pa
         'epoch-0001.png', 'epoch-0002.png']
 
 
+MODERN = {'generator': 'resnet', 'discriminator': 'resnet', 'loss': 'hinge',
+          'generator_spectral_norm': True, 'discriminator_spectral_norm': True,
+          'regularizers': 'r1', 'regularize_every': 3, 'discriminator_attention': 4,
+          'discriminator_iterations': 2}
+
+
 @pytest.mark.parametrize('extra', [{}, {'loss': 'wgan-gp', 'discriminator_iterations': 2,
                                         'evaluation_criterion': 'generator-loss',
-                                        'discriminator_hooks': 'weight-clipper'}])
+                                        'discriminator_hooks': 'weight-clipper'}, MODERN])
 def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_path, extra):
     whole = tiny_arguments(image_folder, tmp_path / 'whole', epochs=4,
                            sample_from_fixed_noise=True, **extra)

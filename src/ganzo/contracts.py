@@ -4,10 +4,11 @@ A component is a class registered in its namespace (``@register('loss',
 'my-loss')``) and built as ``Component(options, *args)``; the arguments after
 the options are given below each protocol. Only the methods listed here are
 called by Ganzo. The base classes ``ganzo.statistics.Statistics``,
-``ganzo.evaluation.Evaluation`` and ``ganzo.hook.Hook`` implement everything
-but the one method a plugin must write, and ``examples/templates/`` holds a
-file per kind to copy. Checkpointed components (data, snapshot, evaluation,
-hooks, game) also offer ``state_dict()`` and ``load_state_dict(state)``.
+``ganzo.evaluation.Evaluation``, ``ganzo.hook.Hook`` and
+``ganzo.regularizer.Regularizer`` implement everything but the one method a
+plugin must write, and ``examples/templates/`` holds a file per kind to copy.
+Checkpointed components (data, snapshot, evaluation, hooks, regularizers, game)
+also offer ``state_dict()`` and ``load_state_dict(state)``.
 
 Generators and discriminators are ``torch.nn.Module``: a generator maps noise
 ``B x Z`` (or, in translation, images ``B x I x H x W``) to images
@@ -75,6 +76,20 @@ class Hook(Protocol):
     each of its optimizer steps."""
 
     def __call__(self, model: nn.Module) -> None: ...
+
+
+@runtime_checkable
+class Regularizer(Protocol):
+    """Namespace ``regularizer`` (``--regularizers``), built as
+    ``Regularizer(options, discriminator)``: at each discriminator step, a
+    penalty (scalar tensor) added to the discriminator's loss, from the real and
+    generated batches the loss saw, or None at a step it skips; its state (such
+    as a count of steps) is checkpointed."""
+
+    def __call__(self, real_data: torch.Tensor, fake_data: torch.Tensor
+                 ) -> torch.Tensor | None: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
 
 
 @runtime_checkable

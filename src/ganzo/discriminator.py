@@ -21,10 +21,12 @@ from ganzo.errors import GanzoError
 from ganzo.kind import kind_of
 from ganzo.layers import (
     add_network_options,
+    attention_layers,
     dropout_layers,
     init_dcgan_weights,
     resnet_width,
     resolution_stages,
+    spectral_normalization,
 )
 from ganzo.options import Factory, complete, device
 from ganzo.registry import register
@@ -60,7 +62,9 @@ class ConvDiscriminator(nn.Module):
     """DCGAN (Radford et al. 2015, https://arxiv.org/abs/1511.06434).
 
     A 4x4 stride-2 Conv2d per halving of resolution, with LeakyReLU 0.2 and
-    BatchNorm on all but the first (then Dropout2d if ``--discriminator-dropout``);
+    BatchNorm on all but the first (then Dropout2d if ``--discriminator-dropout``,
+    and a SAGAN self-attention block after the map of ``--discriminator-attention``
+    pixels);
     the first has ``channels`` (``--discriminator-channels``) outputs, and
     channels double at each halving up to ``channels * 2**(n-1)``. A last Conv2d
     whose kernel covers the remaining ``s0 x s0`` map gives one logit.
@@ -76,13 +80,17 @@ class ConvDiscriminator(nn.Module):
         stages = resolution_stages(options.image_size, options.discriminator_layers,
                                    '--discriminator-layers')
         width, dropout = options.discriminator_channels, options.discriminator_dropout
+        attention = attention_layers(
+            options.discriminator_attention,
+            [options.image_size >> (k + 1) for k in range(stages)],
+            [width << k for k in range(stages)], 'discriminator', 'conv', options.image_size)
         layers: list[nn.Module] = [
             nn.Conv2d(options.image_colors, width, 4, 2, 1), nn.LeakyReLU(0.2),
-            *dropout_layers(dropout, nn.Dropout2d)]
-        for _ in range(stages - 1):
+            *dropout_layers(dropout, nn.Dropout2d), *attention[0]]
+        for stage in range(1, stages):
             layers += [nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),
                        nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),
-                       *dropout_layers(dropout, nn.Dropout2d)]
+                       *dropout_layers(dropout, nn.Dropout2d), *attention[stage]]
             width *= 2
         layers.append(nn.Conv2d(width, 1, options.image_size >> stages))
         self.layers = nn.Sequential(*layers)
@@ -204,7 +212,11 @@ class Discriminator(Factory, namespace='discriminator'):
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> nn.Module:
-        """The discriminator named by ``--discriminator``, on ``--device``, in the
-        memory format of ``--channels-last``."""
-        return super().from_options(options).to(device(options),
-                                                memory_format=memory_format(options))
+        """The discriminator named by ``--discriminator``, spectrally normalized
+        if ``--discriminator-spectral-norm``, on ``--device``, in the memory format
+        of ``--channels-last``."""
+        options = complete(options)
+        model = super().from_options(options)
+        if options.discriminator_spectral_norm:
+            spectral_normalization(model, '--discriminator-spectral-norm')
+        return model.to(device(options), memory_format=memory_format(options))

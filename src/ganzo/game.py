@@ -24,6 +24,7 @@ from ganzo.options import (
     positive_int,
 )
 from ganzo.registry import register
+from ganzo.regularizer import Regularizer
 
 
 class Game(Factory, namespace='game'):
@@ -78,11 +79,13 @@ class StandardGame:
     new batch of real data, then ``--generator-iterations`` generator steps.
     The samples generated for the last discriminator step of a turn serve the
     first generator step too, as in the DCGAN reference code. During generator
-    steps the discriminator computes no gradients for its own weights.
-    Optimizers are Adam with ``--*-lr``, ``--beta1``, ``--beta2``. The models
-    run on ``--device`` as ``--precision``, ``--channels-last`` and ``--compile``
-    say (``ganzo.acceleration``); the discriminator is not compiled when the
-    loss differentiates it twice (``loss.double_backward``)."""
+    steps the discriminator computes no gradients for its own weights. The
+    regularizers of ``--regularizers`` (``ganzo.regularizer``) add their
+    penalties to the discriminator's loss. Optimizers are Adam with ``--*-lr``,
+    ``--beta1``, ``--beta2``. The models run on ``--device`` as ``--precision``,
+    ``--channels-last`` and ``--compile`` say (``ganzo.acceleration``); the
+    discriminator is not compiled when the loss or a regularizer differentiates
+    it twice (``double_backward``)."""
 
     kind = GENERATION
 
@@ -92,10 +95,12 @@ class StandardGame:
         run_kind(options)  # refuses components that do not serve this game's kind of run
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.device = device(options)
+        self.regularizers = Regularizer.from_options(options, discriminator)
         self.acceleration = Acceleration.from_options(options)
         self.acceleration.prepare(generator)
-        self.acceleration.prepare(discriminator,
-                                  compile=not getattr(loss, 'double_backward', False))
+        self.acceleration.prepare(discriminator, compile=not any(
+            getattr(differentiates, 'double_backward', False)
+            for differentiates in (loss, *self.regularizers)))
         self.scalers = {'generator': self.acceleration.scaler(),
                         'discriminator': self.acceleration.scaler()}
         self.generator_iterations = options.generator_iterations
@@ -153,6 +158,10 @@ class StandardGame:
                             labels: torch.Tensor) -> torch.Tensor:
         with self.acceleration.autocast():
             loss = self.loss.for_discriminator(real, fake, labels)
+            for regularizer in self.regularizers:
+                penalty = regularizer(real, fake)
+                if penalty is not None:
+                    loss = loss + penalty
         self._step(loss, self.discriminator_optimizer, self.discriminator, 'discriminator')
         return loss.detach().float()
 
@@ -177,6 +186,7 @@ class StandardGame:
                 'discriminator_optimizer': self.discriminator_optimizer.state_dict(),
                 'hooks': {name: [hook.state_dict() for hook in hooks]
                           for name, hooks in self.hooks.items()},
+                'regularizers': [regularizer.state_dict() for regularizer in self.regularizers],
                 'scalers': {name: scaler.state_dict() for name, scaler in self.scalers.items()}}
 
     def load_state_dict(self, state: dict) -> None:
@@ -192,6 +202,9 @@ class StandardGame:
         for name, hooks in self.hooks.items():
             for hook, hook_state in zip(hooks, state['hooks'][name]):
                 hook.load_state_dict(hook_state)
+        for regularizer, regularizer_state in zip(self.regularizers,
+                                                  state.get('regularizers', [])):
+            regularizer.load_state_dict(regularizer_state)
         for name, scaler in self.scalers.items():
             scaler_state = state.get('scalers', {}).get(name)
             if scaler.is_enabled() and scaler_state:  # empty when saved without fp16

@@ -20,10 +20,12 @@ from ganzo.acceleration import memory_format
 from ganzo.kind import kind_of
 from ganzo.layers import (
     add_network_options,
+    attention_layers,
     dropout_layers,
     init_dcgan_weights,
     resnet_width,
     resolution_stages,
+    spectral_normalization,
 )
 from ganzo.options import Factory, complete, device
 from ganzo.registry import register
@@ -60,8 +62,9 @@ class ConvGenerator(nn.Module):
     """DCGAN (Radford et al. 2015, https://arxiv.org/abs/1511.06434).
 
     A 4x4 stride-2 ConvTranspose2d per doubling of resolution, with BatchNorm
-    and ReLU (then Dropout2d if ``--generator-dropout``), the last one to
-    ``C`` channels with tanh. The noise, viewed as ``B x Z x 1 x 1``, is first
+    and ReLU (then Dropout2d if ``--generator-dropout``, and a SAGAN
+    self-attention block after the map of ``--generator-attention`` pixels), the
+    last one to ``C`` channels with tanh. The noise, viewed as ``B x Z x 1 x 1``, is first
     projected to a ``s0 x s0`` map of ``channels * 2**(n-1)`` channels by a
     ConvTranspose2d of kernel ``s0``; channels halve with each doubling, down to
     ``channels`` (``--generator-channels``) before the last layer.
@@ -78,14 +81,19 @@ class ConvGenerator(nn.Module):
                                    '--generator-layers')
         width = options.generator_channels * 2 ** (stages - 1)
         dropout = options.generator_dropout
+        sizes = [options.image_size >> (stages - k) for k in range(stages)]
+        attention = attention_layers(options.generator_attention, sizes,
+                                     [width >> k for k in range(stages)], 'generator', 'conv',
+                                     options.image_size)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(options.state_size, width, options.image_size >> stages,
                                bias=False),
-            nn.BatchNorm2d(width), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d)]
-        for _ in range(stages - 1):
+            nn.BatchNorm2d(width), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d),
+            *attention[0]]
+        for stage in range(1, stages):
             layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
                        nn.BatchNorm2d(width // 2), nn.ReLU(),
-                       *dropout_layers(dropout, nn.Dropout2d)]
+                       *dropout_layers(dropout, nn.Dropout2d), *attention[stage]]
             width //= 2
         layers += [nn.ConvTranspose2d(width, options.image_colors, 4, 2, 1), nn.Tanh()]
         self.layers = nn.Sequential(*layers)
@@ -220,7 +228,11 @@ class Generator(Factory, namespace='generator'):
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> nn.Module:
-        """The generator named by ``--generator``, on ``--device``, in the memory
-        format of ``--channels-last``."""
-        return super().from_options(options).to(device(options),
-                                                memory_format=memory_format(options))
+        """The generator named by ``--generator``, spectrally normalized if
+        ``--generator-spectral-norm``, on ``--device``, in the memory format of
+        ``--channels-last``."""
+        options = complete(options)
+        model = super().from_options(options)
+        if options.generator_spectral_norm:
+            spectral_normalization(model, '--generator-spectral-norm')
+        return model.to(device(options), memory_format=memory_format(options))

@@ -1,15 +1,18 @@
 """Building blocks shared by the generators and the discriminators: their
 options, how many resolution stages an image size allows, widths, weight
-initialisation and dropout."""
+initialisation, dropout, spectral normalization and self-attention."""
 
 from __future__ import annotations
 
 import argparse
 
+import torch
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ganzo.errors import GanzoError
-from ganzo.options import component_option, positive_int, probability
+from ganzo.options import component_option, owned_by, positive_int, probability
 
 SMALLEST_MAP = 4
 
@@ -83,3 +86,74 @@ def add_network_options(parser: argparse.ArgumentParser, network: str) -> None:
     group.add_argument(
         f'--{network}-dropout', type=probability,
         help=f'dropout probability between {network} layers (default: no dropout)')
+    group.add_argument(
+        f'--{network}-spectral-norm', action=argparse.BooleanOptionalAction, default=False,
+        help=f'spectral normalization (Miyato et al. 2018) of every linear and convolution '
+             f'weight of the {network} (default: off)')
+    owned_by(group.add_argument(
+        f'--{network}-attention', type=positive_int, metavar='SIZE',
+        help=f'conv, resnet: a self-attention block (SAGAN) on the {network}\'s feature maps '
+             'of SIZE x SIZE pixels, e.g. 16 (default: none)'), network, *ATTENTION_NETWORKS)
+
+
+# The networks that place a self-attention block where --<network>-attention says.
+ATTENTION_NETWORKS = ('conv', 'resnet')
+# The layers that spectral normalization divides by their largest singular value.
+WEIGHTED_LAYERS = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d,
+                   nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def spectral_normalization(model: nn.Module, option: str) -> nn.Module:
+    """``model`` (changed in place) with every linear, embedding and convolution
+    weight spectrally normalized: divided by an estimate of its largest singular
+    value, one power iteration per training forward pass (Miyato et al. 2018,
+    https://arxiv.org/abs/1802.05957), by PyTorch's own parametrization. A weight
+    ``w`` is then held as ``parametrizations.w.original``. A ``GanzoError``
+    naming ``option`` if the model has no such layer."""
+    layers = [module for module in model.modules() if isinstance(module, WEIGHTED_LAYERS)
+              and not parametrize.is_parametrized(module, 'weight')]
+    if not layers and not parametrize.is_parametrized(model):
+        raise GanzoError(f'{option}: {type(model).__name__} has no linear or convolution '
+                         'layer to normalize; leave the option out')
+    for module in layers:
+        spectral_norm(module)
+    return model
+
+
+class SelfAttention(nn.Module):
+    """The self-attention block of SAGAN (Zhang et al. 2018,
+    https://arxiv.org/abs/1805.08318): every position of a ``B x C x H x W`` map
+    attends to every other. With ``C' = max(C / 8, 1)`` and 1x1 convolutions
+    ``f, g, h`` (``C`` to ``C'``) and ``v`` (``C'`` to ``C``), the weights
+    ``softmax_i(f(x_i) . g(x_j))`` mix ``h(x_i)`` into ``o_j``, and the output is
+    ``x + gamma v(o)``, ``gamma`` a learned scalar that starts at 0 (the block
+    starts as the identity). ``B x C x H x W`` to ``B x C x H x W``."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        inner = max(channels // 8, 1)
+        self.f, self.g, self.h = (nn.Conv2d(channels, inner, 1, bias=False) for _ in range(3))
+        self.v = nn.Conv2d(inner, channels, 1, bias=False)
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keys, queries, values = (layer(x).flatten(2) for layer in (self.f, self.g, self.h))
+        weights = torch.softmax(keys.transpose(1, 2) @ queries, dim=1)  # B x N(i) x N(j)
+        mixed = (values @ weights).view(x.shape[0], -1, *x.shape[2:])
+        return x + self.gamma * self.v(mixed)
+
+
+def attention_layers(resolution: int | None, sizes: list[int], channels: list[int],
+                     network: str, name: str, image_size: int) -> list[list[nn.Module]]:
+    """For each feature map of a network, in order (``sizes[k] x sizes[k]`` pixels,
+    ``channels[k]`` channels), the layers to put after it: a ``SelfAttention``
+    block after the first map of ``resolution`` pixels, none elsewhere. A
+    ``GanzoError`` naming ``--<network>-attention`` if no map has that resolution."""
+    if resolution is not None and resolution not in sizes:
+        listed = ', '.join(str(size) for size in sorted(set(sizes)))
+        raise GanzoError(f'--{network}-attention {resolution}: the {name} {network} has no '
+                         f'{resolution} x {resolution} feature map at --image-size {image_size}; '
+                         f'choose one of {listed}')
+    first = sizes.index(resolution) if resolution is not None else -1
+    return [[SelfAttention(width)] if index == first else []
+            for index, width in enumerate(channels)]

@@ -39,7 +39,8 @@ class Loss(Factory, namespace='loss'):
         if not train:
             return
         group = parser.add_argument_group('loss')
-        component_option(group, 'loss', 'loss function')
+        component_option(group, 'loss', 'loss function: gan (the non-saturating GAN loss), '
+                         'wgan, wgan-gp, hinge, least-squares, relativistic, pix2pix')
         owned_by(group.add_argument(
             '--gradient-penalty-factor', type=non_negative_float, default=10.0,
             help='wgan-gp: weight λ of the gradient penalty (default: %(default)s)'),
@@ -55,6 +56,10 @@ class Loss(Factory, namespace='loss'):
                                help='gan: probability that a sample has its label swapped '
                                '(default: %(default)s)')):
             owned_by(action, 'loss', 'gan', 'pix2pix')
+        owned_by(group.add_argument(
+            '--relativistic-form', choices=('standard', 'hinge'), default='standard',
+            help='relativistic: the logistic (RaSGAN) or the hinge (RaHingeGAN) form '
+            '(default: %(default)s)'), 'loss', 'relativistic')
         owned_by(group.add_argument('--l1-weight', type=non_negative_float, default=100.0,
                                     help='pix2pix: weight of the L1 distance to the target '
                                     '(default: %(default)s)'), 'loss', 'pix2pix')
@@ -122,6 +127,7 @@ class WGANGPLoss(WGANLoss):
     ``λ E[(|∇D(x̂)| - 1)²]`` on random interpolates ``x̂`` of real and fake data."""
 
     double_backward = True  # the penalty is differentiated: torch.compile cannot do it
+    penalizes_gradients = True  # the regularizers r1 and r2 would do it twice
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         super().__init__(options, discriminator)
@@ -140,6 +146,78 @@ class WGANGPLoss(WGANLoss):
         scores = self.discriminator(interpolates)
         gradients, = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
         return ((gradients.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+@register('loss', 'hinge')
+class HingeLoss(WGANLoss):
+    """The hinge loss (Lim & Ye 2017, https://arxiv.org/abs/1705.02894; Miyato et
+    al. 2018, https://arxiv.org/abs/1802.05957, SNGAN): the discriminator
+    minimises ``E[max(0, 1 - D(real))] + E[max(0, 1 + D(fake))]``, the generator
+    ``-E[D(fake)]`` (as in WGAN)."""
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        return (F.relu(1 - self.discriminator(real_data)).mean()
+                + F.relu(1 + self.discriminator(fake_data)).mean())
+
+
+@register('loss', 'least-squares')
+class LeastSquaresLoss:
+    """The loss of LSGAN (Mao et al. 2017, https://arxiv.org/abs/1611.04076),
+    with the labels 0 (fake) and 1 (real): the discriminator minimises
+    ``(E[(D(real) - 1)²] + E[D(fake)²]) / 2``, the generator ``E[(D(fake) - 1)²] / 2``."""
+
+    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        self.discriminator = discriminator
+
+    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
+        return (self.discriminator(fake_data) - 1).pow(2).mean() / 2
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        return ((self.discriminator(real_data) - 1).pow(2).mean()
+                + self.discriminator(fake_data).pow(2).mean()) / 2
+
+
+@register('loss', 'relativistic')
+class RelativisticLoss:
+    """The relativistic average loss (Jolicoeur-Martineau 2018,
+    https://arxiv.org/abs/1807.00734): the discriminator judges how much more
+    real a real image is than the average fake one, ``D(real) - E[D(fake)]``, and
+    the reverse for fakes, ``D(fake) - E[D(real)]``; the generator plays the
+    same game with the roles swapped. ``--relativistic-form standard`` (RaSGAN)
+    puts these through the logistic loss, ``hinge`` (RaHingeGAN) through the hinge.
+
+    The generator's loss needs real images too: it uses those of the last
+    ``for_discriminator`` call (the batch of the discriminator step that the
+    game's generator step follows), scored by the current discriminator."""
+
+    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        self.discriminator = discriminator
+        self.form = complete(options).relativistic_form
+        self.real_data: torch.Tensor | None = None
+
+    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
+        if self.real_data is None:
+            raise RuntimeError('the relativistic loss compares with real images: call '
+                               'for_discriminator before for_generator')
+        real_logits, fake_logits = self.discriminator(self.real_data), self.discriminator(fake_data)
+        return self._loss(fake_logits, real_logits)
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        self.real_data = real_data.detach()
+        return self._loss(self.discriminator(real_data), self.discriminator(fake_data))
+
+    def _loss(self, winning: torch.Tensor, losing: torch.Tensor) -> torch.Tensor:
+        """The loss of the player who wants ``winning`` logits to look more real
+        than the average ``losing`` one, and ``losing`` ones less real than the
+        average ``winning`` one."""
+        ahead, behind = winning - losing.mean(), losing - winning.mean()
+        if self.form == 'hinge':
+            return F.relu(1 - ahead).mean() + F.relu(1 + behind).mean()
+        return (F.binary_cross_entropy_with_logits(ahead, torch.ones_like(ahead))
+                + F.binary_cross_entropy_with_logits(behind, torch.zeros_like(behind)))
 
 
 @register('loss', 'pix2pix')

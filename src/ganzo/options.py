@@ -32,8 +32,8 @@ from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
     'ganzo.data', 'ganzo.data.translation', 'ganzo.generator', 'ganzo.discriminator',
-    'ganzo.loss', 'ganzo.hook', 'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot',
-    'ganzo.evaluation', 'ganzo.game', 'ganzo.acceleration',
+    'ganzo.resnet', 'ganzo.loss', 'ganzo.regularizer', 'ganzo.hook', 'ganzo.noise',
+    'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game', 'ganzo.acceleration',
 )
 # Options that say how and where a run happens, not what it computes: they
 # are left out of the experiment's default name, and the first five out of
