@@ -114,6 +114,29 @@ def test_each_sample_is_a_png_equal_to_its_cell_of_the_grid(trained):
     assert not (folder / '0004.png').exists()
 
 
+def test_the_grid_shows_at_most_64_images_or_the_grid_size(trained):
+    arguments = [*experiment_arguments(trained), '--no-sample-from-fixed-noise', '--seed', 1]
+    many = deh(*arguments, '--num-samples', 100)
+    assert len(list(many.glob('0*.png'))) == 100
+    assert Image.open(many / 'grid.png').size == (8 * 10 + 2, 8 * 10 + 2)  # 64: 8 x 8 cells
+    first = pixels(many / 'grid.png')[2:10, 2:10]
+    assert np.array_equal(first, pixels(many / '0001.png'))
+    ten = deh(*arguments, '--num-samples', 100, '--grid-size', 10)
+    assert Image.open(ten / 'grid.png').size == (4 * 10 + 2, 3 * 10 + 2)  # 10: 4 per row
+    rows = deh(*arguments, '--num-samples', 3, '--interpolate', 5, '--grid-size', 7)
+    assert Image.open(rows / 'grid.png').size == (5 * 10 + 2, 1 * 10 + 2)  # whole rows
+
+
+def test_training_options_are_accepted_and_ignored(trained):
+    folder = deh(*experiment_arguments(trained), '--epochs', 5, '--restore', '--loss', 'wgan',
+                 '--generator-lr', '0.1', '--no-soft-labels', '--discriminator-hooks')
+    used = json.loads((folder / 'deh.json').read_text())
+    for option in ('epochs', 'restore', 'loss', 'generator_lr', 'soft_labels',
+                   'discriminator_hooks'):
+        assert option not in used
+    assert_user_error(user_error(*experiment_arguments(trained), '--loss', 'nope'), '--loss')
+
+
 def test_seed_reproduces_and_no_fixed_noise_gives_new_images(trained):
     arguments = [*experiment_arguments(trained), '--no-sample-from-fixed-noise']
     first = deh(*arguments, '--seed', 5)
@@ -413,7 +436,8 @@ def edit_options(**values):
     (None, ['--interpolate', 1], ['--interpolate']),
     (None, ['--interpolate', 3, '--num-samples', 1], ['--interpolate', '--num-samples 2']),
     (None, ['--device', 'nonsense'], ['--device']),
-    (None, ['--epochs', 3], ['--epochs']),  # a training option on the command line
+    (None, ['--epochs', -3], ['--epochs']),  # a training option: ignored, but checked
+    (None, ['--num-sample', 3], ['--num-sample']),
     (lambda d: (d / 'checkpoint.pt').unlink(), ['--checkpoint', 'last'], ['checkpoint.pt']),
     (lambda d: (d / 'checkpoint.pt').unlink(), [], ['checkpoint.pt', 'fixed noise']),
     (lambda d: (d / 'generator.pt').unlink(), [], ['generator.pt', '--checkpoint last']),

@@ -120,7 +120,7 @@ def test_experiment_names_cannot_escape_the_model_dir(name):
     (['--l1-weight', '5'], '--l1-weight is an option of --loss pix2pix, not of the chosen gan'),
     (['--loss', 'wgan', '--soft-labels'], '--soft-labels is an option of --loss gan or pix2pix'),
     (['--clip-to', '0.1'], '--clip-to is an option of --generator-hooks or --discriminator-hooks '
-                           'weight-clipper, not of the chosen none'),
+                           'weight-clipper, or of --loss wgan, not of the chosen gan'),
     (['--split', 'vertical'], '--split is an option of --data-format pair-of-images'),
     (['--evaluate-every', '2'], '--evaluate-every is an option of --evaluation-criterion fid'),
     (['--feature-extractor', 'classifier'], '--feature-extractor is an option of '

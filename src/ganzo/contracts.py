@@ -17,8 +17,9 @@ Generators and discriminators are ``torch.nn.Module``: a generator maps noise
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import nn
@@ -26,6 +27,19 @@ from torch import nn
 # progress(images in the batch, read_losses): called by a game after each batch;
 # read_losses() returns the running means of the losses (it waits for the device).
 Progress = Callable[[int, Callable[[], dict]], None]
+Result = TypeVar('Result')
+
+
+def call(function: Callable[..., Result], *args: Any, **optional: Any) -> Result:
+    """``function(*args, **optional)``, leaving out the ``optional`` keyword
+    arguments that ``function`` does not take. Ganzo calls components this way
+    where it has more to give than the spec's signatures, so that a plugin may
+    implement just those: ``log(losses)``, ``save(data, noise, generator)``,
+    ``run_epoch(data, noise)``, ``__init__(options)`` of a criterion."""
+    parameters = inspect.signature(function).parameters
+    if not any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters.values()):
+        optional = {name: value for name, value in optional.items() if name in parameters}
+    return function(*args, **optional)
 
 
 class Losses(dict):

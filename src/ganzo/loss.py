@@ -9,6 +9,10 @@ holds the discriminator and exposes::
 where the data are ``B x C x H x W`` batches and the discriminator returns logits
 (of any shape: ``patch-gan`` scores patches). In the ``translate`` game the data
 are (input, image) pairs stacked on the channels and the labels are the targets.
+
+A loss may ask for hooks with a class attribute ``hooks``, by model: ``wgan``
+has ``{'discriminator': ('weight-clipper',)}``. The models get them unless
+``--generator-hooks`` or ``--discriminator-hooks`` is given (see ``ganzo.hook``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,8 @@ class Loss(Factory, namespace='loss'):
         group = parser.add_argument_group('loss')
         component_option(group, 'loss', 'loss function')
         owned_by(group.add_argument(
-            '--gradient-penalty-factor', type=non_negative_float, default=10.0,
+            '--gradient-penalty-factor', '--gradient-penalty', type=non_negative_float,
+            default=10.0,
             help='wgan-gp: weight λ of the gradient penalty (default: %(default)s)'),
             'loss', 'wgan-gp')
         for action in (
@@ -102,7 +107,10 @@ class GANLoss:
 class WGANLoss:
     """The Wasserstein loss of Arjovsky et al. 2017 (https://arxiv.org/abs/1701.07875):
     the critic maximises ``D(real) - D(fake)``, the generator ``D(fake)``. The
-    critic must be kept Lipschitz: pass ``--discriminator-hooks weight-clipper``."""
+    critic is kept Lipschitz by weight clipping (``weight-clipper``, ``--clip-to``),
+    unless ``--discriminator-hooks`` chooses other hooks (given alone: none)."""
+
+    hooks = {'discriminator': ('weight-clipper',)}
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         self.discriminator = discriminator
@@ -122,6 +130,7 @@ class WGANGPLoss(WGANLoss):
     ``λ E[(|∇D(x̂)| - 1)²]`` on random interpolates ``x̂`` of real and fake data."""
 
     double_backward = True  # the penalty is differentiated: torch.compile cannot do it
+    hooks: dict = {}  # the penalty replaces weight clipping
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         super().__init__(options, discriminator)

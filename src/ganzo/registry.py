@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from typing import Any, Callable, TypeVar
 
 from ganzo.errors import GanzoError
@@ -110,14 +111,29 @@ def with_option_parser(function: OptionParser) -> OptionParser:
 
 
 def load_modules(environ: dict[str, str] | None = None) -> None:
-    """Import the modules named in ``GANZO_LOAD_MODULES`` (comma separated)."""
+    """Import the modules named in ``GANZO_LOAD_MODULES`` (comma separated). A
+    module that cannot be imported is a ``GanzoError`` naming it and saying why,
+    on one line (with the place in the module's code where its import failed)."""
     value = (os.environ if environ is None else environ).get('GANZO_LOAD_MODULES', '')
     for name in filter(None, (part.strip() for part in value.split(','))):
         try:
             importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name and name.startswith(error.name):
+        except Exception as error:  # noqa: BLE001 (whatever the plugin's code raised)
+            missing = getattr(error, 'name', None) if isinstance(error, ImportError) else None
+            if missing and (name == missing or name.startswith(missing + '.')):
                 raise GanzoError(
                     f'GANZO_LOAD_MODULES: cannot import {name!r}: '
                     'put it on the Python path (PYTHONPATH) or fix the name') from None
-            raise
+            raise GanzoError(f'GANZO_LOAD_MODULES: importing {name!r} failed: '
+                             f'{failure(error)}') from None
+
+
+def failure(error: BaseException) -> str:
+    """``error`` and where it was raised, on one line: ``Type: message (file:line)``."""
+    where = (error.filename, error.lineno) if isinstance(error, SyntaxError) else None
+    frames = traceback.extract_tb(error.__traceback__)
+    if where is None and frames:
+        where = (frames[-1].filename, frames[-1].lineno)
+    message = ' '.join(str(getattr(error, 'msg', None) if isinstance(error, SyntaxError)
+                           else error).split())
+    return f'{type(error).__name__}: {message}' + (f' ({where[0]}:{where[1]})' if where else '')
