@@ -24,6 +24,7 @@ from ganzo.deh import main
 from ganzo.files import load
 from ganzo.generator import Generator
 from ganzo.inference import slerp, to_image
+from ganzo.metrics.real import image_folder
 from ganzo.options import complete
 from ganzo.registry import Registry
 from ganzo.snapshot import generate
@@ -125,6 +126,20 @@ def test_the_grid_shows_at_most_64_images_or_the_grid_size(trained):
     assert Image.open(ten / 'grid.png').size == (4 * 10 + 2, 3 * 10 + 2)  # 10: 4 per row
     rows = deh(*arguments, '--num-samples', 3, '--interpolate', 5, '--grid-size', 7)
     assert Image.open(rows / 'grid.png').size == (5 * 10 + 2, 1 * 10 + 2)  # whole rows
+
+
+def test_ganzo_eval_scores_the_samples_of_a_deh_folder_not_its_grid(trained, recwarn):
+    folder = deh(*experiment_arguments(trained), '--num-samples', 3)
+    options = complete(image_size=8, image_colors=3)
+    samples = image_folder(str(folder), options, '--generated-dir')
+    assert sorted(Path(path).name for path, _ in samples.samples) == [
+        '0001.png', '0002.png', '0003.png']
+    assert not recwarn.list  # deh.json is deh's, not a file to warn about
+    (folder / 'notes.txt').write_text('not an image')
+    assert len(image_folder(str(folder), options, '--generated-dir')) == 3
+    [warning] = recwarn.list
+    assert str(warning.message) == (f'--generated-dir {folder}: skipped 1 files that are not '
+                                    'readable images')
 
 
 def test_training_options_are_accepted_and_ignored(trained):

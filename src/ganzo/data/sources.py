@@ -18,6 +18,7 @@ import io
 import os
 import warnings
 from collections.abc import Collection
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -153,39 +154,29 @@ class LMDBImages(Dataset):
     """The images of an LMDB database (each value an encoded image, such as the
     JPEG or WebP files of LSUN), in the order of their keys, all of one class:
     ``classes`` is ``[name]``, ``targets`` all 0. Unlike torchvision's LSUN, it
-    writes no cache of the keys in the working directory. The database is opened
-    read-only, once in each process that reads it (loader workers included)."""
+    writes no cache of the keys into the working directory."""
 
     image_class_applied = True
 
     def __init__(self, path: Path, name: str, transform: Transform | None = None) -> None:
-        self.path, self.transform, self.opened = path, transform, None
+        self.path, self.transform = path, transform
         try:
-            with self.environment().begin() as transaction:
+            with lmdb_environment(path).begin() as transaction:
                 self.keys = list(transaction.cursor().iternext(keys=True, values=False))
         except Exception as error:  # noqa: BLE001 (lmdb.Error, a missing folder...)
-            raise GanzoError(f'--dataset lsun: cannot read the database {path} ({error}): '
+            reason = ' '.join(str(error).split())
+            raise GanzoError(f'--dataset lsun: cannot read the database {path} ({reason}): '
                              'point --data-dir and --image-class at an LSUN <category>_lmdb '
                              'folder') from None
         if not self.keys:
             raise GanzoError(f'--dataset lsun: the database {path} holds no images')
         self.classes, self.targets = [name], [0] * len(self.keys)
 
-    def environment(self):
-        import lmdb
-        if self.opened is None or self.opened[0] != os.getpid():
-            self.opened = (os.getpid(), lmdb.open(str(self.path), readonly=True, lock=False,
-                                                  readahead=False, meminit=False))
-        return self.opened[1]
-
-    def __getstate__(self) -> dict[str, Any]:  # for loader workers that are spawned
-        return {**self.__dict__, 'opened': None}
-
     def __len__(self) -> int:
         return len(self.keys)
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
-        with self.environment().begin() as transaction:
+        with lmdb_environment(self.path).begin() as transaction:
             data = transaction.get(self.keys[index])
         try:
             image: Any = Image.open(io.BytesIO(data))
@@ -196,6 +187,14 @@ class LMDBImages(Dataset):
         if self.transform is not None:
             image = self.transform(image)
         return image, 0
+
+
+@cache
+def lmdb_environment(path: Path):
+    """The LMDB database at ``path``, opened read-only once per process (LMDB
+    refuses a second opening; loader workers that fork share the parent's)."""
+    import lmdb
+    return lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
 
 
 # MNIST 5k
