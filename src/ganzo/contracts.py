@@ -4,10 +4,14 @@ A component is a class registered in its namespace (``@register('loss',
 'my-loss')``) and built as ``Component(options, *args)``; the arguments after
 the options are given below each protocol. Only the methods listed here are
 called by Ganzo. The base classes ``ganzo.statistics.Statistics``,
-``ganzo.evaluation.Evaluation`` and ``ganzo.hook.Hook`` implement everything
-but the one method a plugin must write, and ``examples/templates/`` holds a
-file per kind to copy. Checkpointed components (data, snapshot, evaluation,
-hooks, game) also offer ``state_dict()`` and ``load_state_dict(state)``.
+``ganzo.snapshot.Snapshot``, ``ganzo.evaluation.Evaluation``, ``ganzo.hook.Hook``
+and ``ganzo.game.StandardGame`` implement everything but the one method a
+plugin must write, and ``examples/templates/`` holds a file per kind to copy.
+Checkpointed components (data, snapshot, evaluation, hooks, game) also offer
+``state_dict()`` and ``load_state_dict(state)``. Arguments shown as optional
+(``epoch``, ``progress``, a criterion's ``generator``...) are passed only to
+methods whose signature takes them (``call``): a plugin may leave them out, as
+the spec's loop does.
 
 Generators and discriminators are ``torch.nn.Module``: a generator maps noise
 ``B x Z`` (or, in translation, images ``B x I x H x W``) to images
