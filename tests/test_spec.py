@@ -8,6 +8,7 @@ they are checked to be the spec's, word for word."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
@@ -188,3 +189,23 @@ def test_each_original_experiment_script_trains(name, tmp_path):
         assert saved[option] == getattr(given, option)
     hooks = {name: len(hooks) for name, hooks in checkpoint['game']['hooks'].items()}
     assert hooks == {'generator': 0, 'discriminator': int(name == '5-wgan-wc-bedrooms')}
+
+
+def test_the_new_spellings_of_the_original_commands_exist():
+    """Each row of the README's table "Coming from the original Ganzo" names, in
+    its second column, commands that are installed, modules that run, imports
+    that work."""
+    section = (ROOT / 'README.md').read_text().split('## Coming from the original Ganzo')[1]
+    rows = re.findall(r'^\| `[^`]*(?:src/|registry)[^|]*\| (.*) \|$', section, re.M)
+    scripts = dict(re.findall(r'^(\S+) = "(\S+):main"$', (ROOT / 'pyproject.toml').read_text(),
+                              re.M))
+    spellings = [code for row in rows for code in re.findall('`([^`]+)`', row)]
+    assert len(spellings) == 6
+    for spelling in spellings:
+        words = [word for word in shlex.split(spelling) if '=' not in word]  # no variables
+        if words[0] == 'from':
+            exec(spelling, {})
+        elif words[:2] == ['python', '-m']:  # a package with __main__, or a module
+            assert importlib.util.find_spec(words[2]) is not None, spelling
+        else:
+            assert importlib.util.find_spec(scripts[words[0]]) is not None, spelling
