@@ -211,7 +211,7 @@ def accept_training_options(parser: argparse.ArgumentParser) -> None:
     training has: their values are checked, then ignored."""
     known = {string for action in parser._actions for string in action.option_strings}
     group = parser.add_argument_group('training options (accepted and ignored)')
-    for action in make_parser(train=True)._actions:
+    for action in build_parser(train=True)._actions:
         if action.option_strings and not known & set(action.option_strings):
             group.add_argument(*action.option_strings, action=Ignored, nargs=action.nargs,
                                type=action.type, choices=action.choices, help=argparse.SUPPRESS)

@@ -21,7 +21,7 @@ import os
 import traceback
 from typing import Any, Callable, TypeVar
 
-from ganzo.errors import GanzoError
+from ganzo.errors import GanzoError, one_line
 
 T = TypeVar('T')
 OptionParser = Callable[..., None]
@@ -130,10 +130,9 @@ def load_modules(environ: dict[str, str] | None = None) -> None:
 
 def failure(error: BaseException) -> str:
     """``error`` and where it was raised, on one line: ``Type: message (file:line)``."""
-    where = (error.filename, error.lineno) if isinstance(error, SyntaxError) else None
+    name = type(error).__name__
+    if isinstance(error, SyntaxError):
+        return f'{name}: {error.msg} ({error.filename}:{error.lineno})'
     frames = traceback.extract_tb(error.__traceback__)
-    if where is None and frames:
-        where = (frames[-1].filename, frames[-1].lineno)
-    message = ' '.join(str(getattr(error, 'msg', None) if isinstance(error, SyntaxError)
-                           else error).split())
-    return f'{type(error).__name__}: {message}' + (f' ({where[0]}:{where[1]})' if where else '')
+    where = f' ({frames[-1].filename}:{frames[-1].lineno})' if frames else ''
+    return f'{name}: {one_line(error)}{where}'
