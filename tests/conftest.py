@@ -45,6 +45,20 @@ def make_image_folder(path: Path, classes: int = 2, per_class: int = 8, size: in
     return path
 
 
+def make_lmdb(path: Path, count: int = 8, size: tuple[int, int] = (20, 16), seed: int = 0) -> Path:
+    """An LMDB database of ``count`` random RGB JPEG images of ``size`` (width,
+    height), keyed as LSUN's are (hex digests): a stand-in for an LSUN category."""
+    import lmdb
+    rng = np.random.default_rng(seed)
+    with lmdb.open(str(path), map_size=1 << 24) as database, database.begin(write=True) as txn:
+        for index in range(count):
+            pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            encoded = io.BytesIO()
+            Image.fromarray(pixels).save(encoded, format='jpeg')
+            txn.put(f'{index:040x}'.encode(), encoded.getvalue())
+    return path
+
+
 @pytest.fixture(scope='session')
 def image_folder(tmp_path_factory) -> Path:
     return make_image_folder(tmp_path_factory.mktemp('images'))

@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import make_lmdb
 from ganzo.data import Data, SingleImageData, mnist_5k_path
 from ganzo.data import sources as ganzo_data
 from ganzo.errors import GanzoError
@@ -314,6 +315,41 @@ def test_lsun_needs_lmdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     without('lmdb', monkeypatch)
     with pytest.raises(GanzoError, match=r'--dataset lsun needs lmdb: pip install ganzo\[lsun\]'):
         load(dataset='lsun', data_dir=str(tmp_path))
+
+
+def test_lsun_reads_the_category_that_image_class_names(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip('lmdb', reason='--dataset lsun needs lmdb: pip install ganzo[lsun]')
+    make_lmdb(tmp_path / 'bedroom_train_lmdb', count=6)
+    make_lmdb(tmp_path / 'bedroom_val_lmdb', count=4, seed=1)
+    monkeypatch.chdir(tmp_path)
+    for image_class, count in ((None, 6), ('bedroom', 6), ('bedroom_train', 6),
+                               ('bedroom_val', 4)):
+        data = load(dataset='lsun', data_dir=str(tmp_path), image_class=image_class,
+                    image_size=8, loader_workers=1)
+        images = torch.cat([images for images, _ in data])
+        assert len(data.dataset) == count and images.shape == (count, 3, 8, 8)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        'bedroom_train_lmdb', 'bedroom_val_lmdb']  # no cache of the keys left behind
+    with pytest.raises(GanzoError, match='--dataset lsun: cannot read the database .*kitchen'):
+        load(dataset='lsun', data_dir=str(tmp_path), image_class='kitchen')
+
+
+def test_emnist_reads_the_split_that_image_class_names(tmp_path: Path) -> None:
+    raw = tmp_path / 'EMNIST' / 'raw'
+    images = np.zeros((4, 28, 28), np.uint8)
+    images[:, 4:12, 4:20] = 255  # a bar across, once transposed (EMNIST is stored transposed)
+    write_idx(raw / 'emnist-letters-train-images-idx3-ubyte', images)
+    write_idx(raw / 'emnist-letters-train-labels-idx1-ubyte', np.array([1, 2, 26, 1]))
+    write_idx(raw / 'emnist-balanced-train-images-idx3-ubyte', images[:3])
+    write_idx(raw / 'emnist-balanced-train-labels-idx1-ubyte', np.array([10, 11, 10]))
+    letters = load(dataset='emnist', data_dir=str(tmp_path), image_class='letters',
+                   image_size=28, image_colors=1)
+    (batch, labels), (_, more) = batches(letters)
+    assert sorted(labels.tolist() + more.tolist()) == [1, 1, 2, 26]
+    assert batch[:, 0, 4:20, 4:12].eq(1).all() and batch[:, 0, 20:, :].eq(-1).all()
+    balanced = load(dataset='emnist', data_dir=str(tmp_path), image_class='A', image_size=28)
+    assert [labels.tolist() for _, labels in balanced] == [[10, 10]]  # the label A, filtered
+    assert balanced.dataset.classes[10] == 'A'
 
 
 def test_every_dataset_is_tested() -> None:

@@ -7,8 +7,14 @@ import pytest
 import torch
 
 from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from ganzo.distributed import Processes
+from ganzo.evaluation import Evaluation
+from ganzo.game import StandardGame
 from ganzo.generator import Generator
 from ganzo.options import parse
+from ganzo.registry import register
+from ganzo.snapshot import Snapshot
+from ganzo.statistics import Statistics
 from ganzo.train import main
 
 
@@ -214,3 +220,60 @@ def test_an_option_of_a_component_not_chosen_is_one_warning_line(image_folder, t
     assert result.stderr.splitlines() == [
         'ganzo: warning: --l1-weight is an option of --loss pix2pix, not of the chosen gan: '
         'it has no effect']
+
+
+def test_plugins_with_only_the_methods_the_spec_shows_train_and_restore(image_folder, tmp_path,
+                                                                        plugins):
+    """The spec shows statistics.log(losses), snapshot.save(data, noise, generator),
+    Evaluation.from_options(options) and game.run_epoch(data, noise): a plugin
+    that implements just those on the base classes works."""
+    calls = []
+
+    @register('statistics', 'spec-statistics')
+    class SpecStatistics(Statistics):
+        def log(self, losses):
+            calls.append('log')
+
+    @register('snapshot', 'spec-snapshot')
+    class SpecSnapshot(Snapshot):
+        def save(self, data, noise, generator):
+            calls.append('save')
+
+    @register('evaluation', 'spec-criterion')
+    class SpecCriterion(Evaluation):
+        def __init__(self, options):
+            super().__init__(options)
+
+        def has_improved(self, losses):
+            calls.append('has_improved')
+            return True
+
+    @register('game', 'spec-game')
+    class SpecGame(StandardGame):
+        def run_epoch(self, data, noise):
+            calls.append('run_epoch')
+            return super().run_epoch(data, noise)
+
+    arguments = tiny_arguments(image_folder, tmp_path, log='spec-statistics',
+                               save_images_as='spec-snapshot', game='spec-game',
+                               evaluation_criterion='spec-criterion')
+    assert train(*arguments) == 0
+    assert calls == ['run_epoch', 'log', 'save', 'has_improved'] * 2
+    assert train(*arguments, '--restore', '--epochs', '3') == 0
+    assert weights(tmp_path / 'tiny')['epoch'] == 3 and len(calls) == 12
+
+
+def test_the_evaluation_is_measured_by_the_main_process_and_shared(image_folder, tmp_path,
+                                                                    monkeypatch):
+    """Under torchrun, fid or kid is measured once, by rank 0, not by every process."""
+    shared = []
+    from_main = Processes.from_main
+
+    def recording(function, *args):
+        shared.append(getattr(function, '__name__', None))
+        return from_main(function, *args)
+
+    monkeypatch.setattr(Processes, 'from_main', staticmethod(recording))
+    arguments = tiny_arguments(image_folder, tmp_path, evaluation_criterion='generator-loss')
+    assert train(*arguments) == 0
+    assert shared.count('evaluate') == 2  # once per epoch, through the main process

@@ -4,11 +4,15 @@ A component is a class registered in its namespace (``@register('loss',
 'my-loss')``) and built as ``Component(options, *args)``; the arguments after
 the options are given below each protocol. Only the methods listed here are
 called by Ganzo. The base classes ``ganzo.statistics.Statistics``,
-``ganzo.evaluation.Evaluation``, ``ganzo.hook.Hook`` and
-``ganzo.regularizer.Regularizer`` implement everything but the one method a
-plugin must write, and ``examples/templates/`` holds a file per kind to copy.
-Checkpointed components (data, snapshot, evaluation, hooks, regularizers, game)
-also offer ``state_dict()`` and ``load_state_dict(state)``.
+``ganzo.snapshot.Snapshot``, ``ganzo.evaluation.Evaluation``, ``ganzo.hook.Hook``,
+``ganzo.regularizer.Regularizer`` and ``ganzo.game.StandardGame`` implement
+everything but the one method a plugin must write, and ``examples/templates/``
+holds a file per kind to copy. Checkpointed components (data, snapshot,
+evaluation, hooks, regularizers, game) also offer ``state_dict()`` and
+``load_state_dict(state)``. Arguments shown as optional (``epoch``,
+``progress``, a criterion's ``generator``...) are passed only to methods whose
+signature takes them (``call``): a plugin may leave them out, as the spec's
+loop does.
 
 Generators and discriminators are ``torch.nn.Module``: a generator maps noise
 ``B x Z`` (or, in translation, images ``B x I x H x W``) to images
@@ -18,8 +22,9 @@ Generators and discriminators are ``torch.nn.Module``: a generator maps noise
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import nn
@@ -27,6 +32,19 @@ from torch import nn
 # progress(images in the batch, read_losses): called by a game after each batch;
 # read_losses() returns the running means of the losses (it waits for the device).
 Progress = Callable[[int, Callable[[], dict]], None]
+Result = TypeVar('Result')
+
+
+def call(function: Callable[..., Result], *args: Any, **optional: Any) -> Result:
+    """``function(*args, **optional)``, leaving out the ``optional`` keyword
+    arguments that ``function`` does not take. Ganzo calls components this way
+    where it has more to give than the spec's signatures, so that a plugin may
+    implement just those: ``log(losses)``, ``save(data, noise, generator)``,
+    ``run_epoch(data, noise)``, ``__init__(options)`` of a criterion."""
+    parameters = inspect.signature(function).parameters
+    if not any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters.values()):
+        optional = {name: value for name, value in optional.items() if name in parameters}
+    return function(*args, **optional)
 
 
 class Losses(dict):

@@ -46,6 +46,10 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
     group.add_argument('--num-samples', type=positive_int, metavar='N',
                        help='images to generate, or rows with --interpolate (default: as many '
                        'as the training snapshots, --snapshot-size)')
+    group.add_argument('--grid-size', type=positive_int, metavar='N',
+                       help='images that grid.png shows, the first ones (with --interpolate: '
+                       'the first rows of at most N images, at least one row) (default: 64, '
+                       'or --snapshot-size if larger)')
     group.add_argument('--checkpoint', choices=('best', 'last'), default='best',
                        help='which weights: the best (generator.pt) or those of the last '
                        'checkpoint (checkpoint.pt) (default: %(default)s)')

@@ -14,11 +14,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ganzo.contracts import call
 from ganzo.errors import GanzoError
 from ganzo.kind import GENERATION
 from ganzo.metrics import Scorer
 from ganzo.options import Factory, complete, component_option, owned_by, positive_int
-from ganzo.registry import register
+from ganzo.registry import Registry, register
 
 
 class Evaluation(Factory, namespace='evaluation', option='evaluation_criterion'):
@@ -46,7 +47,12 @@ class Evaluation(Factory, namespace='evaluation', option='evaluation_criterion')
     @classmethod
     def from_options(cls, options: argparse.Namespace, generator: nn.Module | None = None,
                      noise=None, data=None) -> Evaluation:
-        return super().from_options(options, generator, noise, data)
+        """The criterion of ``--evaluation-criterion``, given the generator, the
+        noise and the data if its constructor takes them (a plugin's may take
+        the options alone)."""
+        options = complete(options)
+        criterion = Registry.get(cls.namespace, getattr(options, cls.option))
+        return call(criterion, options, generator=generator, noise=noise, data=data)
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:

@@ -22,21 +22,31 @@ class Hook(Factory, namespace='hook'):
             return
         group = parser.add_argument_group('hook')
         for model in ('generator', 'discriminator'):
-            group.add_argument(f'--{model}-hooks', nargs='*', default=[], metavar='HOOK',
+            group.add_argument(f'--{model}-hooks', f'--{model}-hook', nargs='*', metavar='HOOK',
                                choices=Registry.names('hook'),
                                help=f'hooks applied after each {model} step, among '
-                               f'{", ".join(Registry.names("hook"))} (default: none)')
-        owned_by(group.add_argument('--clip-to', type=positive_float, default=0.01,
-                                    help='weight-clipper: clamp weights to [-c, c] '
-                                    '(default: %(default)s)'),
-                 ('generator_hooks', 'discriminator_hooks'), 'weight-clipper')
+                               f'{", ".join(Registry.names("hook"))}; the option alone, '
+                               'without hooks, for none (default: those the loss asks for: '
+                               f'{needs(model) or "none"})')
+        clip_to = owned_by(group.add_argument('--clip-to', type=positive_float, default=0.01,
+                                              help='weight-clipper: clamp weights to [-c, c] '
+                                              '(default: %(default)s)'),
+                           ('generator_hooks', 'discriminator_hooks'), 'weight-clipper')
+        clipping = [loss for loss in Registry.names('loss')
+                    if 'weight-clipper' in hooks_of_loss(loss, 'discriminator')]
+        if clipping:
+            owned_by(clip_to, 'loss', *clipping)
 
     @classmethod
     def from_options(cls, options: argparse.Namespace, model: str) -> list:
-        """The hooks of ``model`` ('generator' or 'discriminator')."""
+        """The hooks of ``model`` ('generator' or 'discriminator'): those of
+        ``--<model>-hooks``, or, when it is not given, those that the loss asks
+        for (its class attribute ``hooks``: the critic of ``wgan`` is clipped)."""
         options = complete(options)
-        return [Registry.build('hook', name, options)
-                for name in getattr(options, f'{model}_hooks')]
+        names = getattr(options, f'{model}_hooks')
+        if names is None:
+            names = hooks_of_loss(options.loss, model)
+        return [Registry.build('hook', name, options) for name in names]
 
     def __call__(self, model: nn.Module) -> None:
         raise NotImplementedError
@@ -47,6 +57,17 @@ class Hook(Factory, namespace='hook'):
     def load_state_dict(self, state: dict) -> None:
         pass
 
+
+
+def hooks_of_loss(loss: str, model: str) -> tuple[str, ...]:
+    """The hooks that the loss registered as ``loss`` asks for on ``model`` by default."""
+    return tuple(getattr(Registry.get('loss', loss), 'hooks', {}).get(model, ()))
+
+
+def needs(model: str) -> str:
+    """Which losses ask for which hooks on ``model``, in words (for ``--help``)."""
+    return ', '.join(f'{", ".join(hooks_of_loss(loss, model))} for {loss}'
+                     for loss in Registry.names('loss') if hooks_of_loss(loss, model))
 
 
 @register('hook', 'weight-clipper')

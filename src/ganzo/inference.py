@@ -6,7 +6,7 @@ The folder gets ``deh.json``, the options used (the seed included), and:
 
 * samples: ``--num-samples`` images ``0001.png``... from noise (the fixed
   noise of the training snapshots with ``--sample-from-fixed-noise``) and
-  ``grid.png``, laid out as the snapshots;
+  ``grid.png`` of the first ``--grid-size`` of them, laid out as the snapshots;
 * ``--interpolate K``: for each of the ``N = --num-samples`` latent points
   ``z_i``, a row of K images along the great circle (spherical interpolation)
   from ``z_i`` to ``z_{i+1}`` (the last row back to ``z_1``), ``RRRR-KK.png``
@@ -40,6 +40,8 @@ from ganzo.noise import Noise
 from ganzo.options import device, path_is_writable
 from ganzo.snapshot import generate, grid
 from ganzo.state import seed_everything
+
+GRID_SIZE = 64  # images in grid.png, unless --grid-size or --snapshot-size say more
 
 # Latent points
 
@@ -140,7 +142,10 @@ def sample(options: argparse.Namespace, experiment: TrainedExperiment,
         images.append(generate(generator, batch).cpu())
         for image in images[-1]:
             to_image(image).save(folder / f'{next(files)}.png')
-    save_image(grid(torch.cat(images), columns), folder / 'grid.png')
+    shown = options.grid_size or max(GRID_SIZE, options.snapshot_size or 0)
+    if columns:  # whole rows
+        shown = max(1, shown // columns) * columns
+    save_image(grid(torch.cat(images)[:shown], columns), folder / 'grid.png')
     what = f'{count} rows of {columns} images' if columns else f'{count} images'
     noise = 'fixed noise' if options.sample_from_fixed_noise else f'seed {options.seed}'
     return f'wrote {what} and grid.png ({noise}) to {folder}'

@@ -9,6 +9,10 @@ holds the discriminator and exposes::
 where the data are ``B x C x H x W`` batches and the discriminator returns logits
 (of any shape: ``patch-gan`` scores patches). In the ``translate`` game the data
 are (input, image) pairs stacked on the channels and the labels are the targets.
+
+A loss may ask for hooks with a class attribute ``hooks``, by model: ``wgan``
+has ``{'discriminator': ('weight-clipper',)}``. The models get them unless
+``--generator-hooks`` or ``--discriminator-hooks`` is given (see ``ganzo.hook``).
 """
 
 from __future__ import annotations
@@ -42,7 +46,8 @@ class Loss(Factory, namespace='loss'):
         component_option(group, 'loss', 'loss function: gan (the non-saturating GAN loss), '
                          'wgan, wgan-gp, hinge, least-squares, relativistic, pix2pix')
         owned_by(group.add_argument(
-            '--gradient-penalty-factor', type=non_negative_float, default=10.0,
+            '--gradient-penalty-factor', '--gradient-penalty', type=non_negative_float,
+            default=10.0,
             help='wgan-gp: weight λ of the gradient penalty (default: %(default)s)'),
             'loss', 'wgan-gp')
         for action in (
@@ -107,7 +112,10 @@ class GANLoss:
 class WGANLoss:
     """The Wasserstein loss of Arjovsky et al. 2017 (https://arxiv.org/abs/1701.07875):
     the critic maximises ``D(real) - D(fake)``, the generator ``D(fake)``. The
-    critic must be kept Lipschitz: pass ``--discriminator-hooks weight-clipper``."""
+    critic is kept Lipschitz by weight clipping (``weight-clipper``, ``--clip-to``),
+    unless ``--discriminator-hooks`` chooses other hooks (given alone: none)."""
+
+    hooks = {'discriminator': ('weight-clipper',)}
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         self.discriminator = discriminator
@@ -128,6 +136,7 @@ class WGANGPLoss(WGANLoss):
 
     double_backward = True  # the penalty is differentiated: torch.compile cannot do it
     penalizes_gradients = True  # the regularizers r1 and r2 would do it twice
+    hooks: dict = {}  # the penalty replaces weight clipping
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         super().__init__(options, discriminator)
@@ -154,6 +163,8 @@ class HingeLoss(WGANLoss):
     al. 2018, https://arxiv.org/abs/1802.05957, SNGAN): the discriminator
     minimises ``E[max(0, 1 - D(real))] + E[max(0, 1 + D(fake))]``, the generator
     ``-E[D(fake)]`` (as in WGAN)."""
+
+    hooks: dict = {}  # no weight clipping: the loss's margin bounds the critic
 
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
                           labels=None) -> torch.Tensor:

@@ -84,10 +84,12 @@ beta = number_type(float, lambda x: 0 <= x < 1, 'a number in [0, 1)')
 
 
 def component_option(group: argparse._ArgumentGroup, namespace: str, help: str,
-                     flag: str | None = None) -> None:
-    """``--<namespace>``: which registered component of ``namespace`` to use."""
-    group.add_argument(f'--{flag or namespace}', default=Registry.default(namespace),
-                       choices=Registry.names(namespace), help=f'{help} (default: %(default)s)')
+                     flag: str | None = None, aliases: tuple[str, ...] = ()) -> None:
+    """``--<flag>`` (default ``--<namespace>``, or any of ``aliases``): which
+    registered component of ``namespace`` to use."""
+    group.add_argument(f'--{flag or namespace}', *(f'--{alias}' for alias in aliases),
+                       default=Registry.default(namespace), choices=Registry.names(namespace),
+                       help=f'{help} (default: %(default)s)')
 
 
 def owned_by(action: argparse.Action, selectors: str | tuple[str, ...],
@@ -95,9 +97,10 @@ def owned_by(action: argparse.Action, selectors: str | tuple[str, ...],
     """Declare that the option of ``action`` is read only by the components
     ``names`` chosen by the option ``selectors`` (its name, such as ``'loss'``
     or ``'data_format'``, or several names). Setting it while none of them is
-    chosen gets a one-line warning: the option would have no effect."""
-    action.owners = (  # type: ignore[attr-defined]
-        (selectors,) if isinstance(selectors, str) else selectors, names)
+    chosen gets a one-line warning: the option would have no effect. Declared
+    again with other selectors, the option has several kinds of owners."""
+    action.owners = [*getattr(action, 'owners', []),  # type: ignore[attr-defined]
+                     ((selectors,) if isinstance(selectors, str) else selectors, names)]
     return action
 
 
@@ -167,16 +170,51 @@ def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
                        'is written')
 
 
+class Ignored(argparse.Action):
+    """An option that is accepted, its value checked (``type``, ``choices``),
+    and dropped: it sets nothing in the options. Declare it with
+    ``help=argparse.SUPPRESS`` to leave it out of ``--help``."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.pop('default', None)
+        super().__init__(option_strings, argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        pass
+
+
 def make_parser(train: bool = True, prog: str = 'ganzo',
                 description: str | None = None) -> OptionParser:
-    """A new parser with every registered option, one group per component."""
+    """A new parser with every registered option, one group per component. An
+    option declared without dashes (a positional argument) is a ``GanzoError``
+    that names the module which declared it."""
     load_components()
     parser = OptionParser(prog=prog, description=description, allow_abbrev=False)
     order = (__name__, *COMPONENT_MODULES)
     for add_options in sorted(Registry.option_parsers, key=lambda function: order.index(
             function.__module__) if function.__module__ in order else len(order)):
+        known = len(parser._actions)
         add_options(parser, train)
+        for action in parser._actions[known:]:
+            if not action.option_strings:
+                flag = '--' + action.dest.replace('_', '-')
+                raise GanzoError(
+                    f'{add_options.__module__}.{add_options.__name__} declares the option '
+                    f'{action.dest!r} without dashes, as a positional argument, which cannot '
+                    f"work beside Ganzo's options: declare it as add_argument('{flag}', ...)")
     return parser
+
+
+def accept_training_options(parser: argparse.ArgumentParser) -> None:
+    """Let ``parser`` (of an inference command) accept the options that only
+    training has: their values are checked, then ignored."""
+    known = {string for action in parser._actions for string in action.option_strings}
+    group = parser.add_argument_group('training options (accepted and ignored)')
+    for action in build_parser(train=True)._actions:
+        if action.option_strings and not known & set(action.option_strings):
+            group.add_argument(*action.option_strings, action=Ignored, nargs=action.nargs,
+                               type=action.type, choices=action.choices, help=argparse.SUPPRESS)
 
 
 def build_parser(train: bool = True, prog: str = 'ganzo') -> OptionParser:
@@ -188,7 +226,10 @@ def build_parser(train: bool = True, prog: str = 'ganzo') -> OptionParser:
 
 @cache
 def _parser(train: bool, prog: str, version: int) -> OptionParser:
-    return make_parser(train, prog)
+    parser = make_parser(train, prog)
+    if not train:
+        accept_training_options(parser)
+    return parser
 
 
 def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -253,12 +294,16 @@ def parse(argv: list[str] | None = None, train: bool = True,
     given = parser.parse_args(argv)
     arguments = to_arguments(base, parser, 'options.json', strict=False) if base else []
     from_json: list[str] = []
+    in_json: set[str] = set()
     if getattr(given, 'from_json', None):
         from_json = to_arguments(read_json(given.from_json), parser, given.from_json)
+        try:  # the file's values alone, so that a bad one is told with the file's name
+            in_json = explicit(parser, from_json)
+        except GanzoError as error:
+            raise GanzoError(f'{given.from_json}: {error}') from None
     options = parser.parse_args(arguments + from_json + argv)
     defaults = _defaults(parser)
-    changed = {dest for dest in explicit(parser, from_json)
-               if getattr(options, dest) != defaults.get(dest)}
+    changed = {dest for dest in in_json if getattr(options, dest) != defaults.get(dest)}
     warn_about_unused(parser, options, explicit(parser, argv) | changed)
     return options
 
@@ -284,21 +329,21 @@ def warn_about_unused(parser: argparse.ArgumentParser, options: argparse.Namespa
     are not chosen in ``options``."""
     actions = _option_actions(parser)
     for dest in sorted(given):
-        owners = getattr(actions.get(dest), 'owners', None)
-        if owners is None:
+        owners = getattr(actions.get(dest), 'owners', [])
+        chosen = [name for selectors, _ in owners for selector in selectors
+                  for name in _as_list(getattr(options, selector))]
+        if not owners or set(chosen) & {name for _, names in owners for name in names}:
             continue
-        selectors, names = owners
-        chosen = [name for selector in selectors for name in _as_list(getattr(options, selector))]
-        if set(chosen) & set(names):
-            continue
-        flags = ' or '.join(actions[selector].option_strings[0] for selector in selectors)
-        warnings.warn(f'{actions[dest].option_strings[0]} is an option of {flags} '
-                      f'{" or ".join(names)}, not of the chosen {", ".join(chosen) or "none"}: '
-                      'it has no effect', stacklevel=2)
+        kinds = ', or of '.join(
+            f'{" or ".join(actions[selector].option_strings[0] for selector in selectors)} '
+            f'{" or ".join(names)}' for selectors, names in owners)
+        warnings.warn(f'{actions[dest].option_strings[0]} is an option of {kinds}, not of the '
+                      f'chosen {", ".join(dict.fromkeys(chosen)) or "none"}: it has no effect',
+                      stacklevel=2)
 
 
 def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def defaults() -> dict[str, Any]:

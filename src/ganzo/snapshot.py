@@ -17,7 +17,7 @@ from ganzo.errors import GanzoError
 from ganzo.experiment import run_directory
 from ganzo.files import write_or_warn
 from ganzo.kind import RunKind, kind_of
-from ganzo.options import Factory, complete, component_option, positive_int
+from ganzo.options import Factory, Ignored, complete, component_option, positive_int
 from ganzo.registry import register
 
 
@@ -88,6 +88,9 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         group.add_argument('--sample-from-fixed-noise', action=argparse.BooleanOptionalAction,
                            default=False, help='sample from the same noise every time, to '
                            'follow the progress of the same images (default: off)')
+        # The original Ganzo's flag: snapshots of translation are chosen by the kind of run now.
+        group.add_argument('--snapshot-translate', '--no-snapshot-translate', action=Ignored,
+                           nargs=0, help=argparse.SUPPRESS)
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)

@@ -38,7 +38,9 @@ class Statistics(Factory, namespace='statistics', option='log'):
         if not train:
             return
         group = parser.add_argument_group('statistics')
-        component_option(group, 'statistics', 'where to log statistics', flag='log')
+        component_option(group, 'statistics', 'where to log statistics (under torchrun, '
+                         'which takes --log for its own --log-dir, write --statistics)',
+                         flag='log', aliases=('statistics',))
         owned_by(group.add_argument('--log-file', help='file of --log file (default: '
                                     '<output-dir>/<experiment>/statistics.log)'), 'log', 'file')
 
@@ -55,10 +57,14 @@ class Statistics(Factory, namespace='statistics', option='log'):
     def log(self, losses: dict[str, float], epoch: int | None = None) -> None:
         """Record the losses of ``epoch`` (default: the epoch started, or the
         one after the last logged), with the images per second and the seconds
-        since the epoch started (or since the last ``log``)."""
+        since the epoch started; without ``start_epoch``, the seconds that the
+        game's ``Losses`` say the epoch took (or those since the last ``log``)."""
         now = time.perf_counter()
-        epoch = epoch or (self.epoch if self.epoch > self.logged else self.logged + 1)
-        seconds, images = now - self.started, self.images or getattr(losses, 'images', 0)
+        timed = self.epoch > self.logged  # start_epoch was called for this epoch
+        epoch = epoch or (self.epoch if timed else self.logged + 1)
+        seconds = (now - self.started if timed or not getattr(losses, 'seconds', 0)
+                   else losses.seconds)
+        images = self.images or getattr(losses, 'images', 0)
         self.write(epoch, {**losses, 'images_per_second': images / max(seconds, 1e-9),
                            'seconds': seconds})
         self.logged, self.images, self.started = epoch, 0, now

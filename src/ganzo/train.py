@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from ganzo.contracts import Losses
+from ganzo.contracts import Losses, call
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
 from ganzo.distributed import Processes, gpus, launch
@@ -145,7 +145,9 @@ def network(name: str, model: nn.Module) -> str:
 
 def train(options: argparse.Namespace, experiment: Experiment, action: str,
           processes: Processes) -> None:
-    """Build the components, restore or start the run, and train it: the spec's loop."""
+    """Build the components, restore or start the run, and train it: the spec's
+    loop. Components get the epoch and a progress callback where their methods
+    take them (``contracts.call``): plugins may implement the spec's signatures."""
     run = Components.build(options, processes)
     if action == 'dry-run':
         print(run.describe(options, experiment))
@@ -164,11 +166,11 @@ def train(options: argparse.Namespace, experiment: Experiment, action: str,
             processes.seed_epoch(options.seed, epoch)
             statistics.start_epoch(epoch, game.batches(data))
             losses: Losses = processes.mean(
-                game.run_epoch(data, noise, stop.checking(statistics.update)))
+                call(game.run_epoch, data, noise, progress=stop.checking(statistics.update)))
             check_finite(epoch, losses, run.state.components)
-            losses.update(evaluation.evaluate(epoch))
-            statistics.log(losses, epoch)
-            snapshot.save(data, noise, generator, epoch)
+            losses.update(processes.from_main(evaluation.evaluate, epoch))  # fid: once, shared
+            call(statistics.log, losses, epoch=epoch)
+            call(snapshot.save, data, noise, generator, epoch=epoch)
             if evaluation.has_improved(losses):
                 experiment.save_models(run.state)
             experiment.save_checkpoint(run.state, epoch)

@@ -77,7 +77,9 @@ class Data(Factory, namespace='data', option='data_format'):
         component_option(group, 'dataset', 'where the images come from')
         group.add_argument('--image-class', help='keep only the images with this label: a '
                            'class name (a sub-folder of a folder dataset) or a label index; '
-                           'the category for lsun (default: all images; bedroom_train for lsun)')
+                           'for lsun the database (bedroom: bedroom_train), for emnist a split '
+                           '(letters, digits...) or a label of the balanced split '
+                           '(default: all images; bedroom for lsun)')
         group.add_argument('--image-size', type=positive_int, default=64,
                            help='images are resized (shorter side) and center-cropped to this '
                            'square size (default: %(default)s)')
