@@ -97,6 +97,8 @@ def test_auto_on_cuda_follows_the_compute_capability(monkeypatch, capability, ex
 def test_mps_and_the_description_of_this_machine():
     mps = Hardware('mps', 'Apple GPU (MPS)', (), bf16=False, fp16=True)
     assert mps.auto_precision == 'fp32'  # fp16 with a scaler is chosen on CUDA only
+    assert mps.slow_precision('bf16') is None  # not measured: no claim either way
+    assert 'bf16 not known to be native, fp16 native' in mps.describe()
     line = hardware('cpu').describe()
     assert line.startswith('cpu: ') and '--precision auto runs in' in line
 

@@ -45,8 +45,8 @@ CPUINFO_NAMES = {'avx512f': 'avx512_f', 'avx512bw': 'avx512_bw', 'asimd': 'neon'
 CPU_EMULATION_COST = {'avx512_bw': 'about 3x', None: 'about 20x'}
 NATIVE_WITH = {('cpu', 'bf16'): 'AVX512-BF16, AMX-BF16 or ARM BF16',
                ('cpu', 'fp16'): 'AVX512-FP16, AMX-FP16 or ARM FP16',
-               ('cuda', 'bf16'): 'compute capability 8.0 on', ('cuda', 'fp16'): 'compute '
-               'capability 7.0 on'}
+               ('cuda', 'bf16'): 'compute capability 8.0 on',
+               ('cuda', 'fp16'): 'compute capability 7.0 on, or 6.0'}
 
 
 @dataclass(frozen=True)
@@ -79,24 +79,29 @@ class Hardware:
     def native(self, precision: str) -> bool:
         return precision == 'fp32' or getattr(self, precision, False)
 
+    def emulated(self, precision: str) -> bool:
+        """Whether ``precision`` is known to be emulated here (MPS's bf16 is unknown)."""
+        return not self.native(precision) and (self.type, precision) in NATIVE_WITH
+
     def slow_precision(self, precision: str) -> str | None:
         """A one-line warning when ``precision`` is emulated here, with its expected
-        cost; None when it is native."""
-        if self.native(precision):
+        cost; None otherwise."""
+        if not self.emulated(precision):
             return None
         cost = ''
         if self.type == 'cpu':
             wide = 'avx512_bw' if 'avx512_bw' in self.features else None
             cost = f'{CPU_EMULATION_COST[wide]} '
-        native_with = NATIVE_WITH.get((self.type, precision), 'not measured here')
         return (f'--precision {precision}: {self.name} has no native {precision} '
-                f'({native_with}), so it is emulated: expect training {cost}slower than in '
-                f'{self.auto_precision}, which --precision auto runs in here')
+                f'({NATIVE_WITH[self.type, precision]}), so it is emulated: expect training '
+                f'{cost}slower than in {self.auto_precision}, which --precision auto runs in '
+                'here')
 
     def describe(self) -> str:
         """One line: the device, what it rests on, bf16 and fp16, and auto's choice."""
         def state(precision: str) -> str:
-            return 'native' if self.native(precision) else 'emulated (slow)'
+            return ('native' if self.native(precision) else 'emulated (slow)'
+                    if self.emulated(precision) else 'not known to be native')
         features = ', '.join(self.features) or 'features unknown'
         return (f'{self.device}: {self.name} ({features}): bf16 {state("bf16")}, fp16 '
                 f'{state("fp16")}; --precision auto runs in {self.auto_precision}')
