@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The quick form of `make bench` on a CUDA GPU, prepared for a session that has one
-# (the device tool: `run` with command `bash bench/gpu.sh`, timeout_s 540; about
-# 6 minutes on an H200). Its numbers go where bench/README.md expects them:
-# bench/results/cuda-<time>-quick.json and the tables between the bench:cuda
-# markers of bench/README.md. With $OUT set (the device tool), the results file,
+# (the device tool: `run` with command `bash bench/gpu.sh` and timeout_s 600; an
+# estimate of 6 to 8 minutes on an H200, not measured yet). Its numbers go where
+# bench/README.md expects them: bench/results/cuda-<time>-quick.json and the
+# tables between the bench:cuda markers of bench/README.md. With $OUT set (the device tool), the results file,
 # bench/README.md and the log are copied there, so that they come back.
 #
 # Environment: PYTHON (default python3, the one that has torch there), BENCH_QUICK

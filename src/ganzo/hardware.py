@@ -41,8 +41,9 @@ CPU_SHOWN = ('avx2', 'avx512_f', 'avx512_bw', *CPU_BF16, *CPU_FP16, 'neon', 'sve
 # /proc/cpuinfo's names of those features, where they differ from torch's.
 CPUINFO_NAMES = {'avx512f': 'avx512_f', 'avx512bw': 'avx512_bw', 'asimd': 'neon',
                  'asimdhp': 'fp16_arith', 'svebf16': 'sve_bf16'}
-# Training time with an emulated type, against fp32, as measured (see above).
-CPU_EMULATION_COST = {'avx512_bw': 'about 3x', None: 'about 20x'}
+# Training time with an emulated type against fp32, as measured (see above), by the
+# widest vector unit of the CPU.
+CPU_EMULATION_COST = {'avx512_bw': 'about 3x ', 'avx2': 'about 20x '}
 NATIVE_WITH = {('cpu', 'bf16'): 'AVX512-BF16, AMX-BF16 or ARM BF16',
                ('cpu', 'fp16'): 'AVX512-FP16, AMX-FP16 or ARM FP16',
                ('cuda', 'bf16'): 'compute capability 8.0 on',
@@ -88,10 +89,8 @@ class Hardware:
         cost; None otherwise."""
         if not self.emulated(precision):
             return None
-        cost = ''
-        if self.type == 'cpu':
-            wide = 'avx512_bw' if 'avx512_bw' in self.features else None
-            cost = f'{CPU_EMULATION_COST[wide]} '
+        cost = next((CPU_EMULATION_COST[unit] for unit in CPU_EMULATION_COST
+                     if self.type == 'cpu' and unit in self.features), '')
         return (f'--precision {precision}: {self.name} has no native {precision} '
                 f'({NATIVE_WITH[self.type, precision]}), so it is emulated: expect training '
                 f'{cost}slower than in {self.auto_precision}, which --precision auto runs in '
