@@ -2,13 +2,16 @@
 process: a measure that holds up when other processes share the CPUs (wall
 time does not, and two OpenMP threads suffer most from it).
 
-    python bench/cpu_time.py [--model dcgan] [--image-size 64] [--steps 4] [--reps 3]
+    python bench/cpu_time.py [--model dcgan] [--image-size 64] [--steps 4] [--reps 3] [--emulated]
 
-Interleaves the variants, ``--steps`` training steps (batch 64, in-memory batches;
+Interleaves the variants (``ganzo auto`` is ``--precision auto``; those in a type that
+this CPU emulates, such as bf16 without AVX512-BF16 or AMX, 3x to 20x slower, only with
+``--emulated``), ``--steps`` training steps (batch 64, in-memory batches;
 a WGAN-GP step is a turn: 5 critic batches and a generator step) each, after one
 step of warm-up, for ``--reps`` repetitions, with the benchmark's hyper-parameters
 (bench/run.py); prints the median images per CPU-second of each variant and its
-ratio to the baseline's as JSON.
+ratio to the baseline's as JSON, with the case of hardware they hold on
+(``hardware``: the CPU, its features, whether bf16 is native; ganzo.hardware).
 """
 
 from __future__ import annotations
@@ -28,15 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline  # noqa: E402
 from run import HYPER, training_arguments  # noqa: E402
 
+from ganzo.acceleration import precision  # noqa: E402
 from ganzo.discriminator import Discriminator  # noqa: E402
 from ganzo.game import Game  # noqa: E402
 from ganzo.generator import Generator  # noqa: E402
+from ganzo.hardware import hardware  # noqa: E402
 from ganzo.loss import Loss  # noqa: E402
 from ganzo.noise import Noise  # noqa: E402
 from ganzo.options import parse  # noqa: E402
 
 VARIANTS = {'ganzo fp32': [], 'ganzo fp32 --no-channels-last': ['--no-channels-last'],
-            'ganzo bf16': ['--precision', 'bf16'],
+            'ganzo auto': ['--precision', 'auto'], 'ganzo bf16': ['--precision', 'bf16'],
             'ganzo bf16 --no-channels-last': ['--precision', 'bf16', '--no-channels-last']}
 
 
@@ -46,6 +51,8 @@ def main() -> None:
     parser.add_argument('--image-size', type=int, default=64)
     parser.add_argument('--steps', type=int, default=4)
     parser.add_argument('--reps', type=int, default=3)
+    parser.add_argument('--emulated', action='store_true',
+                        help='also run the variants in a type that this CPU emulates (slow)')
     arguments = parser.parse_args()
     torch.set_num_threads(1)
     size, model = arguments.image_size, arguments.model
@@ -54,9 +61,15 @@ def main() -> None:
     opt = baseline.parse([*HYPER[model]['baseline'], '--dataroot', '.', '--image-size', str(size)])
     runners = {'baseline fp32': lambda model: model.step(iter(batch))}
     models = {'baseline fp32': baseline.MODELS[model](opt, torch.device('cpu'))}
+    cpu = hardware('cpu')
+    precisions = {'baseline fp32': 'fp32'}
     for name, extra in VARIANTS.items():
         options = parse(training_arguments(model, size, len(batch), Path('.'))
                         + ['--device', 'cpu', *extra])
+        options.precision = precision(options)
+        if not (arguments.emulated or cpu.native(options.precision)):
+            continue
+        precisions[name] = options.precision
         generator = Generator.from_options(options)
         discriminator = Discriminator.from_options(options)
         models[name] = (Game.from_options(options, generator, discriminator,
@@ -74,9 +87,11 @@ def main() -> None:
             images = 64 * len(batch) * arguments.steps
             speeds[name].append(images / (time.process_time() - started))
     base = statistics.median(speeds['baseline fp32'])
-    print(json.dumps({'model': model, 'image_size': size, 'variants': {
+    print(json.dumps({'model': model, 'image_size': size, 'hardware': cpu.describe(),
+                      'bf16_native': cpu.bf16, 'variants': {
         name: {'images_per_cpu_second': round(statistics.median(values), 1),
                'ratio': round(statistics.median(values) / base, 3),
+               'precision': precisions[name], 'native': cpu.native(precisions[name]),
                'runs': [round(v, 1) for v in values]} for name, values in speeds.items()}}))
 
 

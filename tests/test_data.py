@@ -211,7 +211,7 @@ def test_options_from_the_command_line(flat_dir: Path) -> None:
     parsed = parse(['--data-dir', str(flat_dir), '--image-size', '4', '--batch-size', '4',
                     '--image-colors', '1'])
     assert parsed.data_format == 'single-image' and parsed.dataset == 'folder'
-    assert parsed.loader_workers == 0 and parsed.image_class is None
+    assert parsed.loader_workers is None and parsed.image_class is None  # None: auto
     data = Data.from_options(parsed)
     assert isinstance(data, SingleImageData)
     images, labels = next(iter(data))

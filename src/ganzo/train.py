@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from torch import nn
 
+from ganzo.acceleration import precision
 from ganzo.contracts import Losses, call
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
@@ -26,6 +28,7 @@ from ganzo.evaluation import Evaluation
 from ganzo.experiment import Experiment
 from ganzo.game import Game
 from ganzo.generator import Generator
+from ganzo.hardware import cache_hint, hardware, loader_workers
 from ganzo.kind import run_kind
 from ganzo.loss import Loss
 from ganzo.noise import Noise
@@ -59,6 +62,7 @@ def resolve(options: argparse.Namespace, argv: list[str], processes: Processes
     if options.seed is None:
         options.seed = random.SystemRandom().randrange(2**31)
     options.kind = run_kind(options)
+    options.precision = precision(options)  # auto: the type chosen is saved
     if not path_is_writable(experiment.path):
         raise GanzoError(f'--model-dir {options.model_dir} is not writable: choose another')
     return options, experiment, action
@@ -127,14 +131,16 @@ class Components:
                 ('data', f'{options.data_format} ({type(self.data).__name__}) of --dataset '
                          f'{options.dataset}: {batches} batches of {options.batch_size} '
                          f'{options.image_size} x {options.image_size} images per epoch '
-                         f'({batches * options.batch_size} images)'),
+                         f'({batches * options.batch_size} images), '
+                         f'{loader_workers(options)} loader workers'),
                 ('generator', network(options.generator, self.generator)),
                 ('discriminator', network(options.discriminator, self.discriminator)),
                 *((name, f'{getattr(options, option)} ({type(getattr(self, name)).__name__})')
                   for name, option in (('loss', 'loss'), ('noise', 'noise'), ('game', 'game'),
                                        ('evaluation', 'evaluation_criterion'))),
                 ('epochs', f'{options.start_epoch or 1} to {options.epochs}, on '
-                           f'{self.game.device} in {options.precision}')]
+                           f'{self.game.device} in {options.precision}'),
+                ('hardware', hardware(self.game.device).describe())]
         return '\n'.join(f'{name:<14} {text}' for name, text in rows)
 
 
@@ -149,6 +155,9 @@ def train(options: argparse.Namespace, experiment: Experiment, action: str,
     loop. Components get the epoch and a progress callback where their methods
     take them (``contracts.call``): plugins may implement the spec's signatures."""
     run = Components.build(options, processes)
+    hint = cache_hint(options, len(getattr(run.data, 'dataset', ())))
+    if hint and processes.is_main:
+        warnings.warn(hint, stacklevel=1)
     if action == 'dry-run':
         print(run.describe(options, experiment))
         return

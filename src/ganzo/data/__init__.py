@@ -88,9 +88,10 @@ class Data(Factory, namespace='data', option='data_format'):
                            '(default: %(default)s)')
         group.add_argument('--batch-size', type=positive_int, default=64,
                            help='images in each batch (default: %(default)s)')
-        group.add_argument('--loader-workers', type=non_negative_int, default=0,
-                           help='processes that load the images in the background '
-                           '(default: %(default)s: load them in the main process)')
+        group.add_argument('--loader-workers', type=non_negative_int,
+                           help='processes that load the images in the background, 0 to load '
+                           'them in the training process (default: on a CUDA GPU one per CPU '
+                           'core left to each training process, at most 8; elsewhere 0)')
         group.add_argument('--cache-images', action=argparse.BooleanOptionalAction,
                            default=False, help='single-image: decode and resize every image '
                            'once, keep them in memory (1 byte per pixel and colour) and serve '

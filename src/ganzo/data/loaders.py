@@ -12,6 +12,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset
 from ganzo import distributed
 from ganzo.data.transforms import decoding_transform, filter_class, image_transform
 from ganzo.errors import GanzoError
+from ganzo.hardware import loader_workers
 from ganzo.options import complete, device
 from ganzo.registry import Registry, register
 
@@ -48,7 +49,7 @@ class SingleImageData:
         # The loader draws a seed for its workers from its own generator, once per
         # iterator (once in all with persistent workers): keeping that apart makes
         # the order depend on self.generator alone.
-        workers = options.loader_workers
+        workers = loader_workers(options)
         batching: dict[str, Any] = dict(batch_size=options.batch_size, drop_last=True,
                                         sampler=sampler)
         if isinstance(self.dataset, ImageCache):  # whole batches from memory, in this process
@@ -70,7 +71,7 @@ class SingleImageData:
             options.image_size, options.image_colors)
         dataset = Registry.build('dataset', options.dataset, options, transform)
         dataset = filter_class(dataset, options.image_class, options.dataset)
-        return ImageCache(dataset, options.loader_workers) if cache else dataset
+        return ImageCache(dataset, loader_workers(options)) if cache else dataset
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return iter(self.loader)

@@ -28,6 +28,7 @@ from tqdm import tqdm
 import ganzo
 from ganzo.errors import GanzoError
 from ganzo.files import atomic_write, load, load_state
+from ganzo.hardware import loader_workers
 from ganzo.options import complete, device
 from ganzo.registry import Registry, register
 
@@ -199,7 +200,7 @@ def train_classifier(network: Classifier, dataset, options: argparse.Namespace,
         order = torch.randperm(len(dataset)).tolist()
         held_out = len(order) // 10
         loader = DataLoader(Subset(dataset, order[held_out:]), batch_size=options.batch_size,
-                            shuffle=True, num_workers=options.loader_workers)
+                            shuffle=True, num_workers=loader_workers(options))
         network.to(where).train()
         optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
         for epoch in range(1, CLASSIFIER_EPOCHS + 1):

@@ -16,6 +16,7 @@ from tqdm import tqdm
 import ganzo
 from ganzo.errors import GanzoError
 from ganzo.files import atomic_write, load
+from ganzo.hardware import loader_workers
 from ganzo.metrics import scores
 from ganzo.metrics.extractors import FeatureExtractor
 from ganzo.metrics.real import at_most, dataset_identity, real_images
@@ -112,7 +113,7 @@ class Scorer:
     def batches_of(self, dataset: Dataset) -> DataLoader:
         """Batches of ``dataset`` in order; its own generator leaves the global random state be."""
         return DataLoader(dataset, batch_size=self.batch_size, generator=torch.Generator(),
-                          num_workers=self.options.loader_workers)
+                          num_workers=loader_workers(self.options))
 
     @torch.no_grad()
     def extract(self, batches: Iterable[torch.Tensor], total: int, what: str
