@@ -25,6 +25,8 @@ img.plot { image-rendering: auto; }
 figure { display: inline-block; margin: 0 1em 1em 0; vertical-align: top; }
 figcaption { color: #555; font-size: 13px; }
 .strip img { width: 150px; }
+.options { columns: 3 300px; font-size: 13px; } .options div { break-inside: avoid; }
+.options span { color: #666; }
 .side img { width: 300px; }
 """
 
@@ -40,16 +42,14 @@ def figure(path: Path, caption: str) -> str:
            '</figcaption></figure>'
 
 
-def number(value: object) -> str:
-    if isinstance(value, float):
-        return f'{value:.4g}'
-    return html.escape(str(value))
+def formatted(value: object) -> str:
+    return f'{value:.4g}' if isinstance(value, float) else str(value)
 
 
 def table(header: list[str], rows: list[list[object]]) -> str:
     head = ''.join(f'<th>{html.escape(cell)}</th>' for cell in header)
     body = ''.join('<tr>' + ''.join(
-        f'<td class=number>{number(cell)}</td>' if isinstance(cell, (int, float))
+        f'<td class=number>{html.escape(formatted(cell))}</td>' if isinstance(cell, (int, float))
         else f'<td>{html.escape(str(cell))}</td>' for cell in row) + '</tr>' for row in rows)
     return f'<table><tr>{head}</tr>{body}</table>'
 
@@ -94,9 +94,9 @@ def run_page(run: Run, plots: bytes, grids: int) -> str:
             '<h2>Plots</h2>', image(plots, 'plots of the losses and metrics per epoch', 'plot'),
             '<h2>Samples</h2>', *samples(run, best['epoch'], grids),
             '<h2>Sample from it</h2>', f'<pre>{html.escape(run.deh_command())}</pre>',
-            '<h2>Options</h2>',
-            table(['option', 'value'], [[key, json_text(value)]
-                                        for key, value in sorted(run.options.items())])]
+            '<h2>Options</h2>', '<div class=options>',
+            *(f'<div><span>{html.escape(key)}</span> {html.escape(json_text(value))}</div>'
+              for key, value in sorted(run.options.items())), '</div>']
     return document(f'Ganzo: {run.name}', body)
 
 
@@ -140,8 +140,10 @@ def comparison_page(runs: list[Run], plots: bytes) -> str:
     summary = []
     for run in runs:
         best, why = run.best
-        summary.append([run.name, run.last['epoch'], best['epoch'], why, duration(run.seconds),
-                        str(run.path)])
+        values = ', '.join(f'{key} {formatted(value)}' for key, value in best.items()
+                           if key not in ('epoch', 'seconds'))
+        summary.append([run.name, run.last['epoch'], best['epoch'], why, values,
+                        duration(run.seconds), str(run.path)])
     differing = differing_options(runs)
     last = [figure(run.samples[max(run.samples)], f'{run.name}, epoch {max(run.samples)}')
             if run.samples else f'<figure><figcaption>{html.escape(run.name)}: no sample grids'
@@ -149,7 +151,8 @@ def comparison_page(runs: list[Run], plots: bytes) -> str:
     body = [f'<h1>Comparison of {len(runs)} runs</h1>',
             f'<p class=meta>{html.escape(", ".join(names))}</p>',
             '<h2>Runs</h2>',
-            table(['run', 'last epoch', 'best epoch', 'best by', 'training', 'directory'],
+            table(['run', 'last epoch', 'best epoch', 'best by', 'its values', 'training',
+                   'directory'],
                   summary),
             '<h2>Options that differ</h2>',
             table(['option', *names], differing) if differing
