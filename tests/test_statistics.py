@@ -101,7 +101,8 @@ def test_several_targets_each_get_the_same_values(tmp_path, capsys):
     (line,) = (tmp_path / 'run' / 'statistics.log').read_text().splitlines()
     printed = capsys.readouterr().out
     speed = json.loads(line)['images_per_second']
-    assert printed.startswith('epoch 1  generator 1') and f'images_per_second {speed:.4g}' in printed
+    assert printed.startswith('epoch 1  generator 1')
+    assert f'images_per_second {speed:.4g}' in printed
 
 
 def test_one_name_or_a_list_of_one_builds_that_statistics(tmp_path):

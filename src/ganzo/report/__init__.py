@@ -31,8 +31,11 @@ from ganzo.train import run as run_command
 
 
 def parser() -> OptionParser:
-    result = OptionParser(prog='ganzo-report', description=__doc__.splitlines()[0],
-                          allow_abbrev=False)
+    result = OptionParser(prog='ganzo-report', allow_abbrev=False,
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          description='Write a self-contained HTML page about a run, or one '
+                          'that compares several runs.',
+                          epilog='examples:\n' + __doc__.split('\n\n')[1])
     result.add_argument('runs', nargs='*', metavar='RUN_DIR',
                         help='run directories, <model-dir>/<experiment>: one gets a report, '
                         'several a comparison')
