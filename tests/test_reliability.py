@@ -427,7 +427,8 @@ def test_no_space_left_for_the_best_models_stops_the_run(image_folder, tmp_path,
     assert 'generator.pt (No space left on device): the previous generator.pt' in line
     assert {path.name: path.read_bytes() for path in run.glob('*.pt')} == before
     assert sorted(path.name for path in run.iterdir()) == [
-        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'options.json', 'samples']
+        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'history.json', 'options.json',
+        'plots.png', 'samples']
 
 
 def test_samples_and_logs_that_cannot_be_written_are_warnings(image_folder, tmp_path, capsys):
