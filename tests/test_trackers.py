@@ -180,13 +180,20 @@ def wandb_records(path: Path) -> list:
 
 @pytest.mark.slow  # W&B starts its service process
 def test_wandb_offline_receives_the_options_the_losses_and_the_images(image_folder, tmp_path):
-    pytest.importorskip('wandb', reason='wandb is an optional extra')
+    wandb = pytest.importorskip('wandb', reason='wandb is an optional extra')
     import json
     train(image_folder, tmp_path, '--log', 'wandb', *TRACKED, 'wandb')
+    wandb.teardown()  # its service writes the run's file in the background (at exit for ganzo)
     (path,) = (tmp_path / 'tiny' / 'wandb').glob('offline-run-*/run-*.wandb')
     records = wandb_records(path)
-    config = {item.key: item.value_json for record in records
-              if record.WhichOneof('record_type') == 'run' for item in record.run.config.update}
+    config = {}  # the run's first record, and any later updates of its config
+    for record in records:
+        kind = record.WhichOneof('record_type')
+        if kind in ('run', 'config'):
+            updates = record.run.config.update if kind == 'run' else record.config.update
+            config.update({item.key: item.value_json for item in updates})
+    kinds = [record.WhichOneof('record_type') for record in records]
+    assert 'image_size' in config, (kinds, sorted(config))
     assert json.loads(config['image_size']) == 8 and json.loads(config['experiment']) == 'tiny'
     history = [{item.key or '/'.join(item.nested_key): json.loads(item.value_json)
                 for item in record.history.item}

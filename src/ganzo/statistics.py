@@ -72,8 +72,8 @@ class Statistics(Factory, namespace='statistics', option='log'):
     @classmethod
     def for_training(cls, options: argparse.Namespace) -> Statistics:
         """The statistics of --log, and the run's ``History``, which training always keeps."""
-        chosen = cls.from_options(options)
-        parts = chosen.parts if isinstance(chosen, CombinedStatistics) else [chosen]
+        logged = cls.from_options(options)
+        parts = logged.parts if isinstance(logged, CombinedStatistics) else [logged]
         return CombinedStatistics(options, [History(options), *parts])
 
     def __init__(self, options: argparse.Namespace) -> None:

@@ -16,8 +16,10 @@ samples are not touched. The ids of the MLflow and W&B runs are kept in
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -93,7 +95,6 @@ class Tracker:
 
     def library(self, module: str) -> Any:
         """The imported ``module``, or a ``GanzoError`` saying what to install."""
-        import importlib
         try:
             return importlib.import_module(module)
         except ImportError:
@@ -260,8 +261,6 @@ class MLflow(Tracker):
             self.client.log_batch(self.id, params=params[start:start + 100])
 
     def values(self, epoch: int, values: dict[str, float]) -> None:
-        import time
-
         from mlflow.entities import Metric
         now = int(time.time() * 1000)
         self.client.log_batch(self.id, metrics=[Metric(key, float(value), now, epoch)
