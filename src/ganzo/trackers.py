@@ -16,9 +16,10 @@ samples are not touched. The ids of the MLflow and W&B runs are kept in
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.util
 import json
 import os
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -93,13 +94,18 @@ class Tracker:
             warn(f'{self.name} failed ({reason}); nothing more is logged to it, and '
                  'training goes on')
 
-    def library(self, module: str) -> Any:
-        """The imported ``module``, or a ``GanzoError`` saying what to install."""
+    def library(self, module: str) -> None:
+        """A ``GanzoError`` saying what to install if ``module`` is missing
+        (found without importing it: the trackers' libraries are slow to import)."""
+        if sys.modules.get(module) is not None:
+            return
         try:
-            return importlib.import_module(module)
-        except ImportError:
+            found = module not in sys.modules and importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             raise GanzoError(f'--log or --save-images-as {self.name} needs {module}: '
-                             f'pip install "ganzo[{self.extra}]"') from None
+                             f'pip install "ganzo[{self.extra}]"')
 
     def options_to_log(self) -> dict[str, Any]:
         """The options as ``options.json`` holds them, in JSON types."""
