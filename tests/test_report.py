@@ -138,3 +138,13 @@ def test_the_page_renders_its_images_without_console_messages_in_a_browser(runs,
     assert '<title>loaded 5 of 5</title>' in result.stdout, result.stdout[:300]
     console = [line for line in result.stderr.splitlines() if ':CONSOLE' in line]
     assert len(console) == 1 and '"check"' in console[0], console  # ours, and nothing else
+
+
+def test_ganzo_report_is_a_console_script():
+    import importlib
+
+    from conftest import ROOT
+    scripts = (ROOT / 'pyproject.toml').read_text().split('[project.scripts]')[1]
+    module, function = re.search(r'^ganzo-report = "(.+)"$', scripts, re.M)[1].split(':')
+    assert getattr(importlib.import_module(module), function) is importlib.import_module(
+        'ganzo.report').main

@@ -25,7 +25,7 @@ from ganzo.files import atomic_write, warn
 from ganzo.options import OptionParser, non_negative_int, path_is_writable
 from ganzo.plots import draw
 from ganzo.report.page import comparison_page, run_page
-from ganzo.report.runs import Run, find_runs
+from ganzo.report.runs import Run, find_runs, labels
 from ganzo.statistics import PLOTS
 from ganzo.train import run as run_command
 
@@ -85,9 +85,8 @@ def report(argv: list[str]) -> None:
         refresh_plots(runs[0], plots)
         page = run_page(runs[0], plots, options.grids)
     else:
-        names = [run.name if [r.name for r in runs].count(run.name) == 1 else str(run.path)
-                 for run in runs]
-        page = comparison_page(runs, draw({name: run.records for name, run in zip(names, runs)}))
+        page = comparison_page(runs, draw({name: run.records
+                                           for name, run in zip(labels(runs), runs)}))
     try:
         atomic_write(path, lambda file: file.write(page), mode='w')
     except OSError as error:

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 
 import ganzo
-from ganzo.report.runs import Run
+from ganzo.report.runs import Run, labels
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1250px;
@@ -136,18 +136,18 @@ def differing_options(runs: list[Run]) -> list[list[object]]:
 
 def comparison_page(runs: list[Run], plots: bytes) -> str:
     """The comparison of several runs: options that differ, curves overlaid, last grids."""
-    names = [run.name for run in runs]
+    names = labels(runs)
     summary = []
-    for run in runs:
+    for name, run in zip(names, runs):
         best, why = run.best
         values = ', '.join(f'{key} {formatted(value)}' for key, value in best.items()
                            if key not in ('epoch', 'seconds'))
-        summary.append([run.name, run.last['epoch'], best['epoch'], why, values,
+        summary.append([name, run.last['epoch'], best['epoch'], why, values,
                         duration(run.seconds), str(run.path)])
     differing = differing_options(runs)
-    last = [figure(run.samples[max(run.samples)], f'{run.name}, epoch {max(run.samples)}')
-            if run.samples else f'<figure><figcaption>{html.escape(run.name)}: no sample grids'
-            '</figcaption></figure>' for run in runs]
+    last = [figure(run.samples[max(run.samples)], f'{name}, epoch {max(run.samples)}')
+            if run.samples else f'<figure><figcaption>{html.escape(name)}: no sample grids'
+            '</figcaption></figure>' for name, run in zip(names, runs)]
     body = [f'<h1>Comparison of {len(runs)} runs</h1>',
             f'<p class=meta>{html.escape(", ".join(names))}</p>',
             '<h2>Runs</h2>',
@@ -159,4 +159,4 @@ def comparison_page(runs: list[Run], plots: bytes) -> str:
             else '<p>None: the runs have the same options.</p>',
             '<h2>Curves</h2>', image(plots, 'the curves of every run, overlaid', 'plot'),
             '<h2>Last samples</h2>', '<div class=side>', *last, '</div>']
-    return document(f'Ganzo: {", ".join(names)}', body)
+    return document(f'Ganzo: {", ".join(run.name for run in runs)}', body)

@@ -108,6 +108,12 @@ class Run:
         return command + (' --input IMAGES' if self.translates else '')
 
 
+def labels(runs: list[Run]) -> list[str]:
+    """A name for each run: its experiment's, or its path where two share one."""
+    names = [run.name for run in runs]
+    return [name if names.count(name) == 1 else str(run.path) for name, run in zip(names, runs)]
+
+
 def find_runs(paths: list[str], model_dir: str | None, pattern: str) -> list[Run]:
     """The runs named by ``paths``, and those of ``model_dir`` whose names
     match ``pattern`` (a glob), each once."""
