@@ -81,7 +81,8 @@ def tiny_arguments(image_folder: Path, model_dir: Path, **options) -> list[str]:
     return arguments
 
 
-COMMANDS = {'ganzo': 'ganzo.train', 'ganzo.deh': 'ganzo.deh', 'ganzo.score': 'ganzo.score'}
+COMMANDS = {'ganzo': 'ganzo.train', 'ganzo.deh': 'ganzo.deh', 'ganzo.score': 'ganzo.score',
+            'ganzo.report': 'ganzo.report'}
 
 
 def run_ganzo(*arguments: str, module: str = 'ganzo', env: dict | None = None,

@@ -110,8 +110,10 @@ def test_two_processes_train_and_only_rank_0_writes(two_processes):
     assert sorted(path.name for path in (two_processes / 'samples').iterdir()) == [
         'epoch-0001.png', 'epoch-0002.png', 'epoch-0003.png']
     assert sorted(path.name for path in two_processes.iterdir()) == [
-        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'options.json', 'samples',
-        'statistics.log']
+        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'history.json', 'options.json',
+        'plots.png', 'samples', 'statistics.log']
+    history = json.loads((two_processes / 'history.json').read_text())['epochs']
+    assert [record['epoch'] for record in history] == [1, 2, 3]
 
 
 def test_restored_run_continues_exactly_and_with_another_number_of_processes(

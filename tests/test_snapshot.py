@@ -1,8 +1,11 @@
+import json
+
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
+from conftest import run_ganzo, tiny_arguments
 from ganzo.errors import GanzoError
 from ganzo.noise import GaussianNoise
 from ganzo.options import complete
@@ -66,3 +69,17 @@ def test_generate_uses_evaluation_mode_and_restores_training_mode():
     inputs = torch.ones(2, 4)
     assert torch.equal(generate(model, inputs), generate(model, inputs))
     assert model.training
+
+
+def test_a_run_saved_with_several_targets_samples_with_deh(image_folder, tmp_path):
+    pytest.importorskip('tensorboardX', reason='tensorboardX is an optional extra')
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=1)
+    result = run_ganzo(*arguments, '--log', 'none', 'file', '--save-images-as', 'folder',
+                       'tensorboard')
+    assert result.returncode == 0, result.stderr
+    saved = json.loads((tmp_path / 'tiny' / 'options.json').read_text())
+    assert saved['save_images_as'] == ['folder', 'tensorboard'] and saved['log'] == ['none', 'file']
+    result = run_ganzo('--model-dir', tmp_path, '--experiment', 'tiny', '--num-samples', 2,
+                       module='ganzo.deh')
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / 'tiny' / 'deh-0001' / '0002.png').is_file()

@@ -41,7 +41,7 @@ COMPONENT_MODULES = (
 RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment', 'model_dir',
                'output_dir', 'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
                'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
-               'compile', 'cache_images')
+               'compile', 'cache_images', 'tracker_project', 'mlflow_uri', 'wandb_mode')
 NOT_SAVED = RUN_OPTIONS[:5]
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
 
@@ -84,12 +84,26 @@ beta = number_type(float, lambda x: 0 <= x < 1, 'a number in [0, 1)')
 
 
 def component_option(group: argparse._ArgumentGroup, namespace: str, help: str,
-                     flag: str | None = None, aliases: tuple[str, ...] = ()) -> None:
+                     flag: str | None = None, aliases: tuple[str, ...] = (),
+                     several: bool = False) -> None:
     """``--<flag>`` (default ``--<namespace>``, or any of ``aliases``): which
-    registered component of ``namespace`` to use."""
+    registered component of ``namespace`` to use (with ``several``, one or more:
+    a list, see ``chosen``)."""
+    default = Registry.default(namespace)
     group.add_argument(f'--{flag or namespace}', *(f'--{alias}' for alias in aliases),
-                       default=Registry.default(namespace), choices=Registry.names(namespace),
-                       help=f'{help} (default: %(default)s)')
+                       choices=Registry.names(namespace),
+                       default=[default] if several else default, nargs='+' if several else None,
+                       metavar='NAME' if several else None,
+                       help=f'{help}: {", ".join(Registry.names(namespace))} (default: {default})'
+                       if several else f'{help} (default: %(default)s)')
+
+
+def chosen(value: str | list[str]) -> list[str]:
+    """The names that an option of several components holds (a name, from a
+    library call or an older options.json, or a list), each once; ``none``
+    counts only alone."""
+    names = list(dict.fromkeys(_as_list(value)))
+    return [name for name in names if name != 'none'] or names
 
 
 def owned_by(action: argparse.Action, selectors: str | tuple[str, ...],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -17,8 +18,9 @@ from ganzo.errors import GanzoError
 from ganzo.experiment import run_directory
 from ganzo.files import write_or_warn
 from ganzo.kind import RunKind, kind_of
-from ganzo.options import Factory, Ignored, complete, component_option, positive_int
-from ganzo.registry import register
+from ganzo.options import Factory, Ignored, chosen, complete, component_option, positive_int
+from ganzo.registry import Registry, register
+from ganzo.trackers import MLflow, TensorBoard, Tracker, Wandb, shared
 
 
 def snapshot_size(options: argparse.Namespace, kind: RunKind) -> int:
@@ -77,7 +79,8 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
         group = parser.add_argument_group('snapshot')
-        component_option(group, 'snapshot', 'where to save sample images', flag='save-images-as')
+        component_option(group, 'snapshot', 'where to save sample images, one or several',
+                         flag='save-images-as', several=True)
         group.add_argument('--output-dir', help='directory of the images and logs: they go to '
                            '<output-dir>/<experiment> (default: --model-dir)')
         group.add_argument('--snapshot-size', type=positive_int,
@@ -101,6 +104,17 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         self.fixed_noise: torch.Tensor | None = None
         self.directory = run_directory(options)
         self.last = 0
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace, *args: Any) -> Any:
+        """The snapshot that --save-images-as names; several share one picture
+        (``CombinedSnapshot``)."""
+        options = complete(options)
+        names = chosen(options.save_images_as)
+        if len(names) == 1:
+            return Registry.build('snapshot', names[0], options, *args)
+        return CombinedSnapshot(options, [Registry.build('snapshot', name, options, *args)
+                                          for name in names])
 
     def save(self, data, noise, generator: nn.Module, epoch: int | None = None) -> None:
         """The picture after ``epoch`` (default: the one after the last call)."""
@@ -136,6 +150,28 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
 NoiseSnapshot = Snapshot  # its former name
 
 
+class CombinedSnapshot(Snapshot):
+    """Several snapshots as one: the picture is made once and each of them
+    writes it (a plugin with its own ``save`` saves by itself)."""
+
+    def __init__(self, options: argparse.Namespace, parts: list) -> None:
+        super().__init__(options)
+        self.parts = parts
+        self.writers = [part for part in parts if isinstance(part, Snapshot)
+                        and type(part).save is Snapshot.save]
+
+    def save(self, data, noise, generator: nn.Module, epoch: int | None = None) -> None:
+        epoch = epoch or self.last + 1
+        super().save(data, noise, generator, epoch)
+        for part in self.parts:
+            if part not in self.writers:
+                part.save(data, noise, generator, epoch)
+
+    def write(self, epoch: int, picture: torch.Tensor) -> None:
+        for part in self.writers:
+            part.write(epoch, picture)
+
+
 @register('snapshot', 'folder', default=True)
 class FolderSnapshot(Snapshot):
     """PNG grids in <output-dir>/<experiment>/samples/epoch-NNNN.png. A sample
@@ -146,18 +182,42 @@ class FolderSnapshot(Snapshot):
                       lambda file: save_image(picture, file, format='png'))
 
 
-@register('snapshot', 'tensorboard')
-class TensorBoardSnapshot(Snapshot):
-    """Image grids in TensorBoard (needs tensorboardX), one step per epoch."""
+class TrackerSnapshot(Snapshot):
+    """Pictures logged to a tracker (``ganzo.trackers``), whose run is shared
+    with the statistics of the run that name the same tracker."""
+
+    tracker: ClassVar[type[Tracker]]
 
     def __init__(self, options: argparse.Namespace) -> None:
-        from ganzo.statistics import TensorBoardWriter
         super().__init__(options)
-        self.writer = TensorBoardWriter(complete(options))
+        self.tracker_run = shared(self.tracker, options)
 
     def write(self, epoch: int, picture: torch.Tensor) -> None:
-        self.writer.get().add_image('samples', picture, epoch)
-        self.writer.get().flush()
+        self.tracker_run.log_image(epoch, picture)
+
+
+@register('snapshot', 'tensorboard')
+class TensorBoardSnapshot(TrackerSnapshot):
+    """Image grids in TensorBoard (needs tensorboardX), one step per epoch, in
+    the event file of ``--log tensorboard``."""
+
+    tracker = TensorBoard
+
+
+@register('snapshot', 'mlflow')
+class MLflowSnapshot(TrackerSnapshot):
+    """Image grids in the MLflow run of ``--log mlflow`` (key ``samples``, one
+    step per epoch)."""
+
+    tracker = MLflow
+
+
+@register('snapshot', 'wandb')
+class WandbSnapshot(TrackerSnapshot):
+    """Image grids in the W&B run of ``--log wandb`` (key ``samples``, one step
+    per epoch)."""
+
+    tracker = Wandb
 
 
 # The spec's spellings.

@@ -110,7 +110,7 @@ class Components:
             generator = Generator.from_options(options)
             discriminator = Discriminator.from_options(options)
             noise = Noise.from_options(options)
-            statistics = processes.main_only(Statistics.from_options(options))
+            statistics = processes.main_only(Statistics.for_training(options))
             snapshot = processes.main_only(Snapshot.from_options(options))
             evaluation = Evaluation.from_options(options, generator, noise, data)
         trained_generator, trained_discriminator = processes.prepare(options, generator,
