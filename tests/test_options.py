@@ -167,7 +167,7 @@ def test_the_original_ganzo_spellings_are_aliases():
     options = parse(['--loss', 'wgan-gp', '--gradient-penalty', '3', '--discriminator-hook',
                      'weight-clipper', '--generator-hook', 'weight-clipper',
                      '--snapshot-translate', '--statistics', 'file'])
-    assert options.gradient_penalty_factor == 3 and options.log == 'file'
+    assert options.gradient_penalty_factor == 3 and options.log == ['file']
     assert options.discriminator_hooks == options.generator_hooks == ['weight-clipper']
     assert not hasattr(options, 'snapshot_translate')  # snapshots follow the kind of run
     assert parse(['--no-snapshot-translate']) == parse([])
