@@ -11,9 +11,10 @@ random) and ``--output-dir``.
 Each call writes into a new folder ``<output-dir>/<experiment>/deh-NNNN``
 (``--output-dir`` as in training, default ``--model-dir``): samples, walks
 between latent points (of each ``--class``, in a conditional experiment), or
-translations of ``--input`` images (see ``ganzo.inference``); ``--export PATH`` writes the generator as TorchScript
-(and ONNX) instead (``ganzo.export``). Weights: the best ones (``generator.pt``),
-or those of the last checkpoint with ``--checkpoint last``.
+translations of ``--input`` images (see ``ganzo.inference``); ``--export PATH``
+writes the generator as TorchScript (and ONNX) instead (``ganzo.export``).
+Weights: the best ones (``generator.pt``), or those of the last checkpoint with
+``--checkpoint last``.
 """
 
 from __future__ import annotations

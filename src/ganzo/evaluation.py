@@ -103,9 +103,10 @@ class GeneratorLoss(Lowest):
 
 class MetricCriterion(Lowest):
     """Improved when the metric ``key`` of ``--evaluation-samples`` images of the
-    generator (of classes drawn uniformly, in a conditional run) is the lowest so far. It is measured every ``--evaluate-every``
-    epochs and after the last one (``--epochs``); the other epochs never count
-    as improved. Options: those of ``ganzo.metrics.Scorer``."""
+    generator (of classes drawn uniformly, in a conditional run) is the lowest
+    so far. It is measured every ``--evaluate-every`` epochs and after the last
+    one (``--epochs``); the other epochs never count as improved. Options:
+    those of ``ganzo.metrics.Scorer``."""
 
     kinds = {GENERATION, CONDITIONAL}
 

@@ -115,7 +115,7 @@ def write_options(folder: Path, options: argparse.Namespace) -> None:
 
 
 def batches(inputs: tuple[torch.Tensor, ...], size: int) -> Iterator[list[torch.Tensor]]:
-    """The tensors of ``inputs`` (of the same length) in batches of ``size``, with a progress bar."""
+    """The tensors of ``inputs`` (of one length) in batches of ``size``, with a progress bar."""
     total = len(inputs[0])
     progress = tqdm(total=total, unit='image', desc='deh', leave=False, disable=None,
                     file=sys.stderr)

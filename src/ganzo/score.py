@@ -11,8 +11,9 @@ directory. A conditional experiment is scored on images of classes drawn
 uniformly, and for each class of ``--class`` (default: all) on
 ``--samples-per-class`` images of that class: the accuracy of the ``classifier``
 extractor's head, and with ``--per-class`` the FID against the real images of
-the class (``ganzo.metrics.classes``). A folder is scored against the real images of ``--evaluation-data-dir``.
-Either way a small table is printed and ``--output`` names a JSON file to write.
+the class (``ganzo.metrics.classes``). A folder is scored against the real
+images of ``--evaluation-data-dir``. Either way a small table is printed and
+``--output`` names a JSON file to write.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from tqdm import tqdm
 import ganzo
 from ganzo.errors import GanzoError
 from ganzo.files import atomic_write, load
+from ganzo.kind import kind_of
 from ganzo.metrics import scores
 from ganzo.metrics.extractors import FeatureExtractor
 from ganzo.metrics.real import at_most, dataset_identity, real_images
-from ganzo.kind import kind_of
 from ganzo.noise import generator_inputs
 from ganzo.options import complete, component_option, device, owned_by, positive_int
 from ganzo.registry import Registry, with_option_parser
