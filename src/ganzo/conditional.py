@@ -116,8 +116,9 @@ class GeneratorConditioning(nn.Module):
         return torch.cat([noise, self.embedding(*condition).to(noise.dtype)], 1)
 
     def norm_condition(self, condition: tuple) -> tuple:
-        """What the normalization layers get after the maps."""
-        return condition if self.mode == 'batch-norm' else ()
+        """What the normalization layers get after the maps: what the generator
+        got after the noise (the labels), but for ``concat``, which used it."""
+        return () if self.mode == 'concat' else condition
 
 
 class DiscriminatorConditioning(nn.Module):

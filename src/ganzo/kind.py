@@ -15,7 +15,8 @@ The game chooses the kind (its class attribute ``kind``; ``generation`` if it
 has none); ``--conditional`` makes a generation game conditional, if the game
 passes the labels on (its class attribute ``conditional``). Every other
 component says which kinds it serves with a class attribute ``kinds`` (a set
-of kind names); ``translation = True`` is short for ``kinds = {'translation'}``.
+of kind names); ``translation = True`` is short for ``kinds = {'translation'}``
+(the declaration of the class itself wins over those it inherits).
 Data formats and networks that say nothing serve ``generation``; losses,
 regularizers (which call the discriminator, so must give it the labels) serve
 every kind but ``conditional``; criteria and the rest serve every kind. A
@@ -137,11 +138,12 @@ def kinds_served(component: Any, namespace: str) -> set[str]:
     a game, its own kind."""
     if namespace == 'game':
         return {getattr(component, 'kind', GENERATION)}
-    kinds = getattr(component, 'kinds', None)
-    if kinds is not None:
-        return set(kinds)
-    if getattr(component, 'translation', False):
-        return {TRANSLATION}
+    for cls in component.__mro__ if isinstance(component, type) else [component]:
+        # the class's own declaration first: a subclass's translation = True wins
+        if vars(cls).get('kinds') is not None:
+            return set(vars(cls)['kinds'])
+        if vars(cls).get('translation', False):
+            return {TRANSLATION}
     if namespace in GENERATION_ONLY:
         return {GENERATION}
     if namespace in CALLING_THE_DISCRIMINATOR:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganzo.distributed import unwrapped
-from ganzo.kind import DESCRIPTIONS, TRANSLATION, kind_of
+from ganzo.kind import DESCRIPTIONS, kind_of
 from ganzo.options import (
     Factory,
     complete,
@@ -306,9 +306,9 @@ class Pix2PixLoss(GANLoss):
     ``B x C x H x W``: the GAN loss (``gan``, with its options), halved for the
     discriminator as in the paper, plus for the generator ``--l1-weight`` times
     the mean L1 distance between its images (the last ``C`` channels of
-    ``fake_data``) and the targets. For translation only (``kinds``)."""
+    ``fake_data``) and the targets. Marked ``translation = True``."""
 
-    kinds = frozenset({TRANSLATION})
+    translation = True
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         super().__init__(options, discriminator)
