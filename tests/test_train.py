@@ -60,9 +60,14 @@ MODERN = {'generator': 'resnet', 'discriminator': 'resnet', 'loss': 'hinge',
           'discriminator_iterations': 2}
 
 
+CONDITIONAL = {'conditional': True, 'generator_conditioning': 'batch-norm',
+               'discriminator_conditioning': 'auxiliary', 'loss': 'hinge'}
+
+
 @pytest.mark.parametrize('extra', [{}, {'loss': 'wgan-gp', 'discriminator_iterations': 2,
                                         'evaluation_criterion': 'generator-loss',
-                                        'discriminator_hooks': 'weight-clipper'}, MODERN])
+                                        'discriminator_hooks': 'weight-clipper'}, MODERN,
+                                   CONDITIONAL])
 def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_path, extra):
     whole = tiny_arguments(image_folder, tmp_path / 'whole', epochs=4,
                            sample_from_fixed_noise=True, **extra)
@@ -74,6 +79,10 @@ def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_p
     first, second = weights(tmp_path / 'whole' / 'tiny'), weights(tmp_path / 'split' / 'tiny')
     assert_same_state(first, second)
     assert torch.equal(first['snapshot']['fixed_noise'], second['snapshot']['fixed_noise'])
+    if extra.get('conditional'):
+        assert first['kind']['classes'] == ['class0', 'class1']
+        assert first['snapshot']['fixed_labels'].tolist() == [0, 0, 1, 1]
+        assert torch.equal(first['snapshot']['fixed_labels'], second['snapshot']['fixed_labels'])
     assert first['evaluation'] == second['evaluation']
 
 
