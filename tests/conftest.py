@@ -182,6 +182,17 @@ def variant_options(network: str, name: str, mode: str | None, **values) -> argp
         f'{network}_conditioning': mode, f'{other}_conditioning': None, **values})
 
 
+def assert_builds_the_registered_class(network: str, name: str, mode: str | None) -> None:
+    """``Generator.from_options`` (or ``Discriminator``) builds the registered
+    class ``name``, conditioned by ``mode`` (None: not conditioned)."""
+    from ganzo.discriminator import Discriminator
+    from ganzo.generator import Generator
+    factory = Generator if network == 'generator' else Discriminator
+    model = factory.from_options(variant_options(network, name, mode))
+    assert type(model) is Registry.get(network, name)
+    assert getattr(getattr(model, 'conditioner', None), 'mode', None) == mode
+
+
 def labels_of(options: argparse.Namespace, batch: int) -> tuple[torch.Tensor, ...]:
     """What the networks take after their images or noise: labels ``B`` (every
     class in turn) in a conditional run, nothing otherwise."""

@@ -9,7 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import CLASSES, discriminator_inputs, network_variants, variant_options
+from conftest import (
+    CLASSES,
+    assert_builds_the_registered_class,
+    discriminator_inputs,
+    network_variants,
+    variant_options,
+)
 from ganzo.discriminator import ConvDiscriminator, Discriminator
 from ganzo.errors import GanzoError
 from ganzo.generator import ConvGenerator
@@ -39,9 +45,7 @@ def test_the_default_is_dcgan():
 
 @pytest.mark.parametrize('name, mode', VARIANTS)
 def test_from_options_builds_the_registered_class(name, mode):
-    discriminator = Discriminator.from_options(options(name, mode))
-    assert type(discriminator) is Registry.get('discriminator', name)
-    assert getattr(getattr(discriminator, 'conditioner', None), 'mode', None) == mode
+    assert_builds_the_registered_class('discriminator', name, mode)
 
 
 @pytest.mark.parametrize('name, mode', VARIANTS)

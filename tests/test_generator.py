@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from conftest import CLASSES, generator_inputs, network_variants, variant_options
+from conftest import assert_builds_the_registered_class as assert_builds
 from ganzo.errors import GanzoError
 from ganzo.generator import ConvGenerator, Generator
 from ganzo.options import OptionParser
@@ -38,9 +39,7 @@ def test_the_default_is_dcgan():
 
 @pytest.mark.parametrize('name, mode', VARIANTS)
 def test_from_options_builds_the_registered_class(name, mode):
-    generator = Generator.from_options(options(name, mode))
-    assert type(generator) is Registry.get('generator', name)
-    assert getattr(getattr(generator, 'conditioner', None), 'mode', None) == mode
+    assert_builds('generator', name, mode)
 
 
 @pytest.mark.parametrize('name, mode', VARIANTS)
