@@ -111,7 +111,7 @@ def test_conditional_runs_take_the_classes_of_the_data():
     assert kind.name == CONDITIONAL and kind.conditional and kind.classes == ('cat', 'dog')
     assert kind.condition('labels') == ('labels',)
     assert run_kind(options(conditional=False), ('cat', 'dog')).classes == ()
-    assert kind.labels(['dog', '0']) == [1, 0]
+    assert kind.labels(['dog', '0', '1']) == [1, 0]
 
 
 @pytest.mark.parametrize('values, words', [

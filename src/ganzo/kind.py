@@ -103,8 +103,9 @@ class RunKind:
         return (labels,) if self.conditional else ()
 
     def labels(self, names: list[str], option: str = '--class') -> list[int]:
-        """The labels of the classes ``names`` (class names, or label indices);
-        a ``GanzoError`` naming ``option`` and the known classes for one that is not."""
+        """The labels of the classes ``names`` (class names, or label indices),
+        each once, in order; a ``GanzoError`` naming ``option`` and the known
+        classes for one that is not."""
         if not self.conditional:
             raise GanzoError(f'{option} is for conditional runs (trained with --conditional), '
                              'and this one is not: leave it out')
@@ -117,7 +118,7 @@ class RunKind:
             else:
                 raise GanzoError(f'{option} {name}: no such class; the classes are '
                                  f'{shown(self.classes)}, or an index below {len(self.classes)}')
-        return labels
+        return list(dict.fromkeys(labels))
 
     @property
     def batch(self) -> str:
