@@ -236,6 +236,19 @@ CASES = {
     'attention at a resolution never reached': Case(new(generator_attention=16),
                                                     ['--generator-attention 16']),
     'unknown regularizer': Case(new(regularizers='r3'), ['--regularizers', 'r3']),
+    'conditional on data of one class': Case(new(conditional=True),
+                                             ['--conditional', 'has 1 (class0)']),
+    'conditional discriminator, unconditional generator': Case(
+        new(discriminator_conditioning='projection'),
+        ['--discriminator-conditioning projection', '--conditional']),
+    'conditioning a network cannot do': Case(
+        new(conditional=True, generator='fc', generator_conditioning='batch-norm'),
+        ['--generator-conditioning batch-norm', 'concat', 'conv, good, resnet']),
+    'conditional with a network without labels': Case(
+        new(conditional=True, discriminator='patch-gan'),
+        ['--conditional', '--discriminator', 'not patch-gan']),
+    'conditional translation': Case(new(conditional=True, game='translate'),
+                                    ['--conditional', '--game translate']),
     'unknown image class': Case(new(image_class='zebra'), ['--image-class', 'zebra']),
     'batch larger than data': Case(new(batch_size=1000), ['--batch-size 1000']),
     'missing data folder': Case(new(data_dir='/no/such/folder'), ['--data-dir']),

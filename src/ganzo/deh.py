@@ -10,10 +10,11 @@ random) and ``--output-dir``.
 
 Each call writes into a new folder ``<output-dir>/<experiment>/deh-NNNN``
 (``--output-dir`` as in training, default ``--model-dir``): samples, walks
-between latent points, or translations of ``--input`` images (see
-``ganzo.inference``); ``--export PATH`` writes the generator as TorchScript
-(and ONNX) instead (``ganzo.export``). Weights: the best ones (``generator.pt``),
-or those of the last checkpoint with ``--checkpoint last``.
+between latent points (of each ``--class``, in a conditional experiment), or
+translations of ``--input`` images (see ``ganzo.inference``); ``--export PATH``
+writes the generator as TorchScript (and ONNX) instead (``ganzo.export``).
+Weights: the best ones (``generator.pt``), or those of the last checkpoint with
+``--checkpoint last``.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
         return
     group = parser.add_argument_group('deh')
     group.add_argument('--num-samples', type=positive_int, metavar='N',
-                       help='images to generate, or rows with --interpolate (default: as many '
-                       'as the training snapshots, --snapshot-size)')
+                       help='images to generate (of each class, in a conditional experiment), '
+                       'or rows with --interpolate (default: as many as the training '
+                       'snapshots: --snapshot-size, or their columns in a conditional one)')
     group.add_argument('--grid-size', type=positive_int, metavar='N',
                        help='images that grid.png shows, the first ones (with --interpolate: '
                        'the first rows of at most N images, at least one row) (default: 64, '
@@ -84,6 +86,11 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
                          'generates images from noise: leave out --input')
     if options.input is not None and options.interpolate is not None:
         raise GanzoError('--interpolate walks the latent space: leave it out with --input')
+    if options.classes is not None and not options.kind.conditional:
+        raise GanzoError(f'--class is for conditional experiments, and {experiment.path} was '
+                         'trained without --conditional: leave out --class')
+    if options.kind.conditional:
+        options.classes = options.kind.labels(options.classes or list(options.kind.classes))
     return options, experiment
 
 

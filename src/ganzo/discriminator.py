@@ -1,6 +1,8 @@
 """Discriminators: networks that map images ``B x C x H x W``
 (``C = --image-colors``, ``H = W = --image-size``) to logits of shape ``B``,
-without a sigmoid (the losses apply what they need).
+without a sigmoid (the losses apply what they need); in a conditional run,
+images and labels ``B`` to logits (``discriminator(images, labels)``, see
+``ganzo.conditional``).
 
 * ``fc`` (``FCDiscriminator``): a multilayer perceptron;
 * ``conv`` (``ConvDiscriminator``, the default): DCGAN;
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from ganzo.acceleration import memory_format
+from ganzo.conditional import ConditionalDiscriminator, DiscriminatorConditioning
 from ganzo.errors import GanzoError
 from ganzo.kind import kind_of
 from ganzo.layers import (
@@ -28,23 +31,28 @@ from ganzo.layers import (
     resolution_stages,
     spectral_normalization,
 )
-from ganzo.options import Factory, complete, device
+from ganzo.options import Factory, complete, device, non_negative_float, owned_by
 from ganzo.registry import register
 
 
 @register('discriminator', 'fc')
-class FCDiscriminator(nn.Module):
+class FCDiscriminator(ConditionalDiscriminator):
     """A multilayer perceptron on the flattened image: ``--discriminator-layers``
     hidden layers (default 3) of ``8 x --discriminator-channels`` units, each
     Linear then LeakyReLU 0.2 (then Dropout if ``--discriminator-dropout``), and
-    a Linear output layer to one logit."""
+    a Linear output layer to one logit. Conditional: ``concat`` (the default:
+    the label's embedding concatenated to the flattened image), ``projection``
+    or ``auxiliary`` on the last hidden layer."""
+
+    conditioning = ('concat', 'projection', 'auxiliary')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
         super().__init__()
         width = 8 * options.discriminator_channels
         layers: list[nn.Module] = [nn.Flatten()]
-        inputs = options.image_colors * options.image_size ** 2
+        self.conditioner = DiscriminatorConditioning(options, type(self), width)
+        inputs = options.image_colors * options.image_size ** 2 + self.conditioner.extra_channels
         for _ in range(options.discriminator_layers or 3):
             layers += [nn.Linear(inputs, width), nn.LeakyReLU(0.2),
                        *dropout_layers(options.discriminator_dropout)]
@@ -52,13 +60,16 @@ class FCDiscriminator(nn.Module):
         layers.append(nn.Linear(inputs, 1))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B`` logits."""
-        return self.layers(images).view(-1)
+    def features(self, images: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images (and labels ``B``) to the last hidden layer ``B x F``."""
+        return self.layers[1:-1](self.conditioner.inputs(self.layers[0](images), *condition))
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers[-1](features).view(-1)
 
 
 @register('discriminator', 'conv', default=True)
-class ConvDiscriminator(nn.Module):
+class ConvDiscriminator(ConditionalDiscriminator):
     """DCGAN (Radford et al. 2015, https://arxiv.org/abs/1511.06434).
 
     A 4x4 stride-2 Conv2d per halving of resolution, with LeakyReLU 0.2 and
@@ -72,7 +83,11 @@ class ConvDiscriminator(nn.Module):
     ``n = --discriminator-layers`` stride-2 stages (default: as many as bring the
     image size down to 4, i.e. ``log2(size / 4)`` for powers of two), so the image
     size must be ``s0 * 2**n``. Weights use the DCGAN initialisation.
+    Conditional: ``projection`` (the default), ``concat`` or ``auxiliary``, on
+    the flattened last map (the features that the last convolution scores).
     """
+
+    conditioning = ('projection', 'concat', 'auxiliary')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -84,8 +99,11 @@ class ConvDiscriminator(nn.Module):
             options.discriminator_attention,
             [options.image_size >> (k + 1) for k in range(stages)],
             [width << k for k in range(stages)], 'discriminator', 'conv', options.image_size)
+        features = (width << (stages - 1)) * (options.image_size >> stages) ** 2
+        self.conditioner = DiscriminatorConditioning(options, type(self), features)
         layers: list[nn.Module] = [
-            nn.Conv2d(options.image_colors, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(options.image_colors + self.conditioner.extra_channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
             *dropout_layers(dropout, nn.Dropout2d), *attention[0]]
         for stage in range(1, stages):
             layers += [nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),
@@ -96,9 +114,12 @@ class ConvDiscriminator(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B`` logits."""
-        return self.layers(images).view(-1)
+    def features(self, images: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images (and labels ``B``) to the last map ``B x W x s0 x s0``."""
+        return self.layers[:-1](self.conditioner.inputs(images, *condition))
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers[-1](features).view(-1)
 
 
 class DownBlock(nn.Module):
@@ -120,7 +141,7 @@ class DownBlock(nn.Module):
 
 
 @register('discriminator', 'good')
-class GoodDiscriminator(nn.Module):
+class GoodDiscriminator(ConditionalDiscriminator):
     """The ResNet critic of WGAN-GP (Gulrajani et al. 2017,
     https://arxiv.org/abs/1704.00028, "GoodDiscriminator" of the 64x64 experiments).
 
@@ -131,8 +152,12 @@ class GoodDiscriminator(nn.Module):
     convolutions of each block.
 
     ``n = --discriminator-layers`` blocks (default: as many as bring the image
-    size down to 4), so the image size must be ``s0 * 2**n``.
+    size down to 4), so the image size must be ``s0 * 2**n``. Conditional:
+    ``projection`` (the default), ``concat`` or ``auxiliary``, on the flattened
+    last map.
     """
+
+    conditioning = ('projection', 'concat', 'auxiliary')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -140,17 +165,23 @@ class GoodDiscriminator(nn.Module):
         stages = resolution_stages(options.image_size, options.discriminator_layers,
                                    '--discriminator-layers')
         channels = options.discriminator_channels
-        self.input = nn.Conv2d(options.image_colors, channels, 3, padding=1)
+        size = options.image_size >> stages
+        features = resnet_width(channels, stages) * size * size
+        self.conditioner = DiscriminatorConditioning(options, type(self), features)
+        self.input = nn.Conv2d(options.image_colors + self.conditioner.extra_channels,
+                               channels, 3, padding=1)
         self.blocks = nn.Sequential(*(
             DownBlock(resnet_width(channels, halvings), resnet_width(channels, halvings + 1),
                       options.discriminator_dropout)
             for halvings in range(stages)))
-        size = options.image_size >> stages
-        self.output = nn.Linear(resnet_width(channels, stages) * size * size, 1)
+        self.output = nn.Linear(features, 1)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B`` logits."""
-        return self.output(self.blocks(self.input(images)).flatten(1)).view(-1)
+    def features(self, images: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images (and labels ``B``) to the flattened last map ``B x F``."""
+        return self.blocks(self.input(self.conditioner.inputs(images, *condition))).flatten(1)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.output(features).view(-1)
 
 
 @register('discriminator', 'patch-gan')
@@ -208,7 +239,11 @@ class Discriminator(Factory, namespace='discriminator'):
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
         if train:
-            add_network_options(parser, 'discriminator')
+            group = add_network_options(parser, 'discriminator')
+            owned_by(group.add_argument(
+                '--auxiliary-weight', type=non_negative_float, default=1.0,
+                help='auxiliary: weight of the classification loss added to both players\' '
+                'losses (default: %(default)s)'), 'discriminator_conditioning', 'auxiliary')
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> nn.Module:

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from ganzo.contracts import call
 from ganzo.errors import GanzoError
-from ganzo.kind import GENERATION
+from ganzo.kind import CONDITIONAL, GENERATION
 from ganzo.metrics import Scorer
 from ganzo.options import Factory, complete, component_option, owned_by, positive_int
 from ganzo.registry import Registry, register
@@ -103,11 +103,12 @@ class GeneratorLoss(Lowest):
 
 class MetricCriterion(Lowest):
     """Improved when the metric ``key`` of ``--evaluation-samples`` images of the
-    generator is the lowest so far. It is measured every ``--evaluate-every``
-    epochs and after the last one (``--epochs``); the other epochs never count
-    as improved. Options: those of ``ganzo.metrics.Scorer``."""
+    generator (of classes drawn uniformly, in a conditional run) is the lowest
+    so far. It is measured every ``--evaluate-every`` epochs and after the last
+    one (``--epochs``); the other epochs never count as improved. Options:
+    those of ``ganzo.metrics.Scorer``."""
 
-    kinds = {GENERATION}
+    kinds = {GENERATION, CONDITIONAL}
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:

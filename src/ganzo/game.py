@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ganzo.acceleration import Acceleration
-from ganzo.contracts import Losses, Progress
+from ganzo.contracts import Losses, Progress, call
 from ganzo.hook import Hook
 from ganzo.kind import GENERATION, TRANSLATION, run_kind
 from ganzo.options import (
@@ -36,6 +36,10 @@ class Game(Factory, namespace='game'):
             return
         group = parser.add_argument_group('game')
         component_option(group, 'game', 'the game played by generator and discriminator')
+        group.add_argument('--conditional', action=argparse.BooleanOptionalAction, default=False,
+                           help='a conditional GAN: the generator and the discriminator take the '
+                           'class labels of the data (see --generator-conditioning, '
+                           '--discriminator-conditioning) (default: off)')
         group.add_argument('--generator-iterations', type=positive_int, default=1,
                            help='generator steps in each turn (default: %(default)s)')
         group.add_argument('--discriminator-iterations', type=positive_int, default=1,
@@ -85,14 +89,20 @@ class StandardGame:
     ``--beta1``, ``--beta2``. The models run on ``--device`` as ``--precision``,
     ``--channels-last`` and ``--compile`` say (``ganzo.acceleration``); the
     discriminator is not compiled when the loss or a regularizer differentiates
-    it twice (``double_backward``)."""
+    it twice (``double_backward``).
+
+    With ``--conditional`` (``conditional = True``: it plays conditional runs),
+    the generator makes images of the classes of the batch's labels
+    (``generator(noise, labels)``), and the losses and regularizers get the
+    labels, which they pass to the discriminator."""
 
     kind = GENERATION
+    conditional = True
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module,
                  discriminator: nn.Module, loss, hooks: dict[str, list] | None = None) -> None:
         options = complete(options)
-        run_kind(options)  # refuses components that do not serve this game's kind of run
+        self.kind = run_kind(options)  # refuses components that do not serve this kind of run
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.device = device(options)
         self.regularizers = Regularizer.from_options(options, discriminator)
@@ -142,9 +152,11 @@ class StandardGame:
     def samples(self, batch: list[torch.Tensor], noise
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Real data, generated data and labels for the losses, from a batch
-        ``(images, labels)``: the generator's images from new noise."""
+        ``(images, labels)``: the generator's images from new noise (of the
+        batch's classes, in a conditional run)."""
         real, labels = batch
-        return real, self.generator(noise.sample(real.shape[0])), labels
+        fake = self.generator(noise.sample(real.shape[0]), *self.kind.condition(labels))
+        return real, fake, labels
 
     def generate(self, batch: list[torch.Tensor], noise
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -159,7 +171,7 @@ class StandardGame:
         with self.acceleration.autocast():
             loss = self.loss.for_discriminator(real, fake, labels)
             for regularizer in self.regularizers:
-                penalty = regularizer(real, fake)
+                penalty = call(regularizer, real, fake, labels=labels)
                 if penalty is not None:
                     loss = loss + penalty
         self._step(loss, self.discriminator_optimizer, self.discriminator, 'discriminator')
@@ -224,6 +236,7 @@ class TranslateGame(StandardGame):
     the discriminator step and the first generator step."""
 
     kind = TRANSLATION
+    conditional = False
 
     def samples(self, batch: list[torch.Tensor], noise
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

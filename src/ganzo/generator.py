@@ -1,6 +1,7 @@
 """Generators: networks that map noise ``B x Z`` (``Z = --state-size``) to
 images ``B x C x H x W`` (``C = --image-colors``, ``H = W = --image-size``)
-with values in [-1, 1].
+with values in [-1, 1]; in a conditional run, noise and labels ``B`` to images
+of those classes (``generator(noise, labels)``, see ``ganzo.conditional``).
 
 * ``fc`` (``FCGenerator``): a multilayer perceptron;
 * ``conv`` (``ConvGenerator``, the default): DCGAN;
@@ -17,7 +18,8 @@ import torch
 from torch import nn
 
 from ganzo.acceleration import memory_format
-from ganzo.kind import kind_of
+from ganzo.conditional import ConditionalSequential, GeneratorConditioning, Normalization
+from ganzo.kind import CONDITIONAL, GENERATION, kind_of
 from ganzo.layers import (
     add_network_options,
     attention_layers,
@@ -36,7 +38,11 @@ class FCGenerator(nn.Module):
     """A multilayer perceptron: ``--generator-layers`` hidden layers (default 3)
     of ``8 x --generator-channels`` units, each Linear then ReLU (then Dropout if
     ``--generator-dropout``), and a Linear output layer with tanh, reshaped to
-    ``B x C x H x W``."""
+    ``B x C x H x W``. Conditional: the label's embedding concatenated to the
+    noise (``concat``)."""
+
+    kinds = {GENERATION, CONDITIONAL}
+    conditioning = ('concat',)
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -44,7 +50,8 @@ class FCGenerator(nn.Module):
         self.image_shape = (options.image_colors, options.image_size, options.image_size)
         width = 8 * options.generator_channels
         layers: list[nn.Module] = []
-        inputs = options.state_size
+        self.conditioner = GeneratorConditioning(options, type(self))
+        inputs = self.conditioner.noise_size
         for _ in range(options.generator_layers or 3):
             layers += [nn.Linear(inputs, width), nn.ReLU(),
                        *dropout_layers(options.generator_dropout)]
@@ -52,9 +59,9 @@ class FCGenerator(nn.Module):
         layers += [nn.Linear(inputs, options.image_colors * options.image_size ** 2), nn.Tanh()]
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        """``B x Z`` noise to ``B x C x H x W`` images."""
-        return self.layers(noise).view(-1, *self.image_shape)
+    def forward(self, noise: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x Z`` noise (and labels ``B``) to ``B x C x H x W`` images."""
+        return self.layers(self.conditioner.inputs(noise, *condition)).view(-1, *self.image_shape)
 
 
 @register('generator', 'conv', default=True)
@@ -72,7 +79,12 @@ class ConvGenerator(nn.Module):
     ``n = --generator-layers`` stride-2 stages (default: as many as bring the
     image size down to 4, i.e. ``log2(size / 4)`` for powers of two), so the image
     size must be ``s0 * 2**n``. Weights use the DCGAN initialisation.
+    Conditional: the label's embedding concatenated to the noise (``concat``, the
+    default), or conditional batch normalization (``batch-norm``).
     """
+
+    kinds = {GENERATION, CONDITIONAL}
+    conditioning = ('concat', 'batch-norm')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -85,41 +97,49 @@ class ConvGenerator(nn.Module):
         attention = attention_layers(options.generator_attention, sizes,
                                      [width >> k for k in range(stages)], 'generator', 'conv',
                                      options.image_size)
+        self.conditioner = GeneratorConditioning(options, type(self))
+        norm = self.conditioner.normalization
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(options.state_size, width, options.image_size >> stages,
+            nn.ConvTranspose2d(self.conditioner.noise_size, width, options.image_size >> stages,
                                bias=False),
-            nn.BatchNorm2d(width), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d),
-            *attention[0]]
+            norm(width), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d), *attention[0]]
         for stage in range(1, stages):
             layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(width // 2), nn.ReLU(),
+                       norm(width // 2), nn.ReLU(),
                        *dropout_layers(dropout, nn.Dropout2d), *attention[stage]]
             width //= 2
         layers += [nn.ConvTranspose2d(width, options.image_colors, 4, 2, 1), nn.Tanh()]
-        self.layers = nn.Sequential(*layers)
+        self.layers = ConditionalSequential(*layers)
         self.apply(init_dcgan_weights)
 
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        """``B x Z`` noise to ``B x C x H x W`` images."""
-        return self.layers(noise.view(*noise.shape, 1, 1))
+    def forward(self, noise: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x Z`` noise (and labels ``B``) to ``B x C x H x W`` images."""
+        noise = self.conditioner.inputs(noise, *condition)
+        return self.layers(noise.view(*noise.shape, 1, 1),
+                           *self.conditioner.norm_condition(condition))
 
 
 class UpBlock(nn.Module):
     """Residual block that doubles the resolution: BatchNorm, ReLU, nearest
     upsampling, 3x3 conv, BatchNorm, ReLU, (Dropout2d), 3x3 conv, added to a
-    1x1 conv of the upsampled input. ``B x I x S x S`` to ``B x O x 2S x 2S``."""
+    1x1 conv of the upsampled input. ``B x I x S x S`` to ``B x O x 2S x 2S``.
+    The normalization layers come from ``normalization`` and get what the block
+    gets after ``x`` (the labels, for conditional batch normalization)."""
 
-    def __init__(self, inputs: int, outputs: int, dropout: float | None) -> None:
+    conditioned = True
+
+    def __init__(self, inputs: int, outputs: int, dropout: float | None,
+                 normalization: Normalization = nn.BatchNorm2d) -> None:
         super().__init__()
-        self.residual = nn.Sequential(
-            nn.BatchNorm2d(inputs), nn.ReLU(), nn.Upsample(scale_factor=2),
+        self.residual = ConditionalSequential(
+            normalization(inputs), nn.ReLU(), nn.Upsample(scale_factor=2),
             nn.Conv2d(inputs, outputs, 3, padding=1),
-            nn.BatchNorm2d(outputs), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d),
+            normalization(outputs), nn.ReLU(), *dropout_layers(dropout, nn.Dropout2d),
             nn.Conv2d(outputs, outputs, 3, padding=1))
         self.shortcut = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(inputs, outputs, 1))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.residual(x)
+    def forward(self, x: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x) + self.residual(x, *condition)
 
 
 @register('generator', 'good')
@@ -136,8 +156,12 @@ class GoodGenerator(nn.Module):
     between the two convolutions of each block.
 
     ``n = --generator-layers`` blocks (default: as many as bring the image size
-    down to 4), so the image size must be ``s0 * 2**n``.
+    down to 4), so the image size must be ``s0 * 2**n``. Conditional: conditional
+    batch normalization (``batch-norm``).
     """
+
+    kinds = {GENERATION, CONDITIONAL}
+    conditioning = ('batch-norm',)
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -146,19 +170,23 @@ class GoodGenerator(nn.Module):
                                    '--generator-layers')
         channels = options.generator_channels
         size = options.image_size >> stages
+        self.conditioner = GeneratorConditioning(options, type(self))
+        norm = self.conditioner.normalization
         self.map_shape = (resnet_width(channels, stages), size, size)
-        self.project = nn.Linear(options.state_size, self.map_shape[0] * size * size)
-        self.blocks = nn.Sequential(*(
+        self.project = nn.Linear(self.conditioner.noise_size, self.map_shape[0] * size * size)
+        self.blocks = ConditionalSequential(*(
             UpBlock(resnet_width(channels, halvings), resnet_width(channels, halvings - 1),
-                    options.generator_dropout)
+                    options.generator_dropout, norm)
             for halvings in range(stages, 0, -1)))
-        self.output = nn.Sequential(
-            nn.BatchNorm2d(channels), nn.ReLU(),
+        self.output = ConditionalSequential(
+            norm(channels), nn.ReLU(),
             nn.Conv2d(channels, options.image_colors, 3, padding=1), nn.Tanh())
 
-    def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        """``B x Z`` noise to ``B x C x H x W`` images."""
-        return self.output(self.blocks(self.project(noise).view(-1, *self.map_shape)))
+    def forward(self, noise: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x Z`` noise (and labels ``B``) to ``B x C x H x W`` images."""
+        norm_condition = self.conditioner.norm_condition(condition)
+        x = self.project(self.conditioner.inputs(noise, *condition)).view(-1, *self.map_shape)
+        return self.output(self.blocks(x, *norm_condition), *norm_condition)
 
 
 @register('generator', 'u-gen')
@@ -224,7 +252,12 @@ class Generator(Factory, namespace='generator'):
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
-        add_network_options(parser, 'generator')
+        group = add_network_options(parser, 'generator')
+        if not train:  # deh and ganzo-eval
+            group.add_argument('--class', dest='classes', nargs='+', action='extend',
+                               metavar='CLASS', help='conditional experiments: the classes to '
+                               'generate (deh) or to score (ganzo-eval), by name or label index, '
+                               'the option repeated or a list (default: every class)')
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> nn.Module:

@@ -1,7 +1,8 @@
 """Snapshots: grids of generated images, taken every few epochs.
 
 What a grid shows depends on the kind of run (``ganzo.kind``): images from
-noise for generation, input | generated | target triptychs for translation.
+noise for generation, one row per class for conditional generation (the same
+noise in every row), input | generated | target triptychs for translation.
 """
 
 from __future__ import annotations
@@ -34,13 +35,21 @@ def snapshot_size(options: argparse.Namespace, kind: RunKind) -> int:
     return options.snapshot_size
 
 
+def class_rows(kind: RunKind, size: int) -> tuple[int, int]:
+    """The rows (the first classes, one each) and columns of a conditional grid
+    of at most ``size`` images."""
+    rows = min(len(kind.classes), size)
+    return rows, max(1, size // rows)
+
+
 @torch.no_grad()
-def generate(generator: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """The generator's output for ``inputs`` in evaluation mode, as at inference."""
+def generate(generator: nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+    """The generator's output for ``inputs`` (noise, and labels in a conditional
+    run) in evaluation mode, as at inference."""
     was_training = generator.training
     generator.eval()
     try:
-        return generator(inputs)
+        return generator(*inputs)
     finally:
         generator.train(was_training)
 
@@ -72,8 +81,11 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
 
     For generation, images from noise: from fixed noise with
     --sample-from-fixed-noise (drawn once, kept in checkpoints), otherwise from
-    new noise each time. For translation, input | generated | target for the
-    data's ``fixed_pairs`` (the first held-out pairs, or the first training
+    new noise each time. For conditional generation, a row for each class (the
+    first ``--snapshot-size`` classes, if there are more), all from the same
+    noise: ``columns`` noise points, repeated in every row, with the fixed noise
+    its labels are kept too. For translation, input | generated | target for
+    the data's ``fixed_pairs`` (the first held-out pairs, or the first training
     pairs), noise unused."""
 
     @staticmethod
@@ -102,6 +114,8 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         self.every = options.sample_every
         self.fixed = options.sample_from_fixed_noise
         self.fixed_noise: torch.Tensor | None = None
+        self.fixed_labels: torch.Tensor | None = None
+        self.columns = class_rows(self.kind, self.size)[1] if self.kind.conditional else None
         self.directory = run_directory(options)
         self.last = 0
 
@@ -127,24 +141,35 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         """What the generator makes, as a picture ``C x H x W`` in [0, 1]."""
         if self.kind.translates:
             return translation_grid(generator, *data.fixed_pairs(self.size))
-        return grid(generate(generator, self.noise(noise)))
+        return grid(generate(generator, *self.inputs(noise)), self.columns)
 
-    def noise(self, noise) -> torch.Tensor:
+    def inputs(self, noise) -> tuple[torch.Tensor, ...]:
+        """The generator's inputs: the fixed ones, or new ones."""
         if not self.fixed:
-            return noise.sample(self.size)
+            return self.draw(noise)
         if self.fixed_noise is None:
-            self.fixed_noise = noise.sample(self.size)
-        return self.fixed_noise
+            self.fixed_noise, *labels = self.draw(noise)
+            self.fixed_labels = labels[0] if labels else None
+        return (self.fixed_noise, *self.kind.condition(self.fixed_labels))
+
+    def draw(self, noise) -> tuple[torch.Tensor, ...]:
+        """New inputs: ``--snapshot-size`` noise points, or in a conditional run
+        ``columns`` points in each class's row, with their labels."""
+        if not self.kind.conditional:
+            return (noise.sample(self.size),)
+        rows, columns = class_rows(self.kind, self.size)
+        points = noise.sample(columns).repeat(rows, 1)
+        return points, torch.arange(rows, device=points.device).repeat_interleave(columns)
 
     def write(self, epoch: int, picture: torch.Tensor) -> None:
         """Save ``picture``, ``C x H x W`` in [0, 1]."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        return {'fixed_noise': self.fixed_noise}
+        return {'fixed_noise': self.fixed_noise, 'fixed_labels': self.fixed_labels}
 
     def load_state_dict(self, state: dict) -> None:
-        self.fixed_noise = state['fixed_noise']
+        self.fixed_noise, self.fixed_labels = state['fixed_noise'], state.get('fixed_labels')
 
 
 NoiseSnapshot = Snapshot  # its former name

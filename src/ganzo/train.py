@@ -29,7 +29,7 @@ from ganzo.experiment import Experiment
 from ganzo.game import Game
 from ganzo.generator import Generator
 from ganzo.hardware import cache_hint, hardware, loader_workers
-from ganzo.kind import run_kind
+from ganzo.kind import run_kind, shown
 from ganzo.loss import Loss
 from ganzo.noise import Noise
 from ganzo.options import check_experiment_name, experiment_name, parse, path_is_writable
@@ -124,10 +124,11 @@ class Components:
 
     def describe(self, options: argparse.Namespace, experiment: Experiment) -> str:
         """What would be trained, in a few lines (``--dry-run``)."""
-        batches = self.game.batches(self.data)
+        batches, kind = self.game.batches(self.data), options.kind
+        classes = f'; {len(kind.classes)} classes: {shown(kind.classes)}' if kind.conditional \
+            else ''
         rows = [('run', f'{experiment.path} (nothing written: --dry-run)'),
-                ('kind', f'{options.kind.name}: {options.kind.description}, '
-                         f'{options.kind.batch}'),
+                ('kind', f'{kind.name}: {kind.description}, {kind.batch}{classes}'),
                 ('data', f'{options.data_format} ({type(self.data).__name__}) of --dataset '
                          f'{options.dataset}: {batches} batches of {options.batch_size} '
                          f'{options.image_size} x {options.image_size} images per epoch '
@@ -146,7 +147,9 @@ class Components:
 
 def network(name: str, model: nn.Module) -> str:
     count = sum(parameter.numel() for parameter in model.parameters())
-    return f'{name} ({type(model).__name__}): {count:,} parameters'
+    mode = getattr(getattr(model, 'conditioner', None), 'mode', None)
+    conditioning = f', {mode} conditioning' if mode else ''
+    return f'{name} ({type(model).__name__}{conditioning}): {count:,} parameters'
 
 
 def train(options: argparse.Namespace, experiment: Experiment, action: str,

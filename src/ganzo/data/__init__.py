@@ -19,6 +19,7 @@ The package's modules:
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ganzo.data.loaders import ImageCache, SingleImageData
 from ganzo.data.sources import (
@@ -50,8 +51,8 @@ from ganzo.data.translation import (
     TranslationData,
     translation_images,
 )
-from ganzo.kind import kind_of
-from ganzo.options import Factory, component_option, non_negative_int, positive_int
+from ganzo.kind import kind_of, run_kind
+from ganzo.options import Factory, complete, component_option, non_negative_int, positive_int
 
 __all__ = [
     'CACHE_DIR', 'ColorizationData', 'ConvertMode', 'Data', 'ImageCache', 'ImageFolder',
@@ -66,7 +67,18 @@ __all__ = [
 class Data(Factory, namespace='data', option='data_format'):
     """Builds the data named by ``--data-format``: an iterable of batches with
     ``len`` (batches per epoch), ``state_dict`` and ``load_state_dict`` (the
-    order of the data; see ``ganzo.contracts.Data``)."""
+    order of the data; see ``ganzo.contracts.Data``), and in a conditional run
+    ``classes``, the class names of the labels."""
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> Any:
+        """The data of ``--data-format``. In a conditional run (``--conditional``)
+        it completes the kind of run, ``options.kind``, with the data's classes,
+        which the networks built after it read (``ganzo.kind``)."""
+        data = super().from_options(options)
+        if getattr(options, 'conditional', False):
+            options.kind = run_kind(complete(options), getattr(data, 'classes', ()), check=False)
+        return data
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:

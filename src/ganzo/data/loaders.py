@@ -13,6 +13,7 @@ from ganzo import distributed
 from ganzo.data.transforms import decoding_transform, filter_class, image_transform
 from ganzo.errors import GanzoError
 from ganzo.hardware import loader_workers
+from ganzo.kind import CONDITIONAL, GENERATION
 from ganzo.options import complete, device
 from ganzo.registry import Registry, register
 
@@ -21,6 +22,10 @@ from ganzo.registry import Registry, register
 class SingleImageData:
     """Shuffled batches ``(images, labels)`` of the dataset named by ``--dataset``:
     ``images`` float ``B x C x H x W`` in [-1, 1] on the CPU, ``labels`` int64 ``B``.
+
+    ``classes`` are the class names of the dataset, label ``i`` being
+    ``classes[i]`` (all of them, also with ``--image-class``; empty for a dataset
+    without labels): a conditional run takes them (``Data.from_options``).
 
     Options: ``--dataset``, ``--data-dir``, ``--image-class``, ``--image-size``,
     ``--image-colors``, ``--batch-size``, ``--loader-workers``, ``--cache-images``.
@@ -36,9 +41,13 @@ class SingleImageData:
     of it (``distributed.sampler``).
     """
 
+    kinds = {GENERATION, CONDITIONAL}
+
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
         self.dataset: Dataset = self.build_dataset(options)
+        labelled = getattr(self.dataset, 'targets', None) is not None
+        self.classes = tuple(map(str, getattr(self.dataset, 'classes', []))) if labelled else ()
         seed = int(torch.randint(2**62, ()))
         self.generator = torch.Generator().manual_seed(seed)
         sampler = distributed.sampler(self.dataset, self.generator)

@@ -157,7 +157,7 @@ class Classifier(nn.Module):
 class ClassifierExtractor(FeatureExtractor):
     """A ``Classifier`` of the classes of the training data (``--dataset``, all of
     its classes, at ``--image-size`` and ``--image-colors``): its 64 features and
-    its class logits. Needs no download.
+    its class logits (``classes`` names them). Needs no download.
 
     Options: ``--classifier-weights``. If that file (by default one in
     ``--metrics-cache`` per dataset, image size and colours) is missing, the
@@ -171,7 +171,8 @@ class ClassifierExtractor(FeatureExtractor):
         from ganzo.metrics.real import dataset_identity, labelled_dataset
         options = complete(options)
         dataset = labelled_dataset(options)
-        classes = len(dataset.classes)  # type: ignore[attr-defined]
+        self.classes = tuple(map(str, dataset.classes))  # type: ignore[attr-defined]
+        classes = len(self.classes)
         path = options.classifier_weights
         if path is None:
             identity = dataset_identity(options, dataset)
