@@ -305,7 +305,8 @@ def test_games_refuse_components_of_the_other_kind():
         StandardGame(complete(values, generator='u-gen'), UGenerator(translate),
                      discriminator, GANLoss(values, discriminator))
     with pytest.raises(GanzoError, match='--game translate is for image-to-image translation '
-                       r'and needs a --generator that serves it \(u-gen\), not conv'):
+                       r'and needs a --generator that serves it \(resnet-translator, u-gen\), '
+                       'not conv'):
         TranslateGame(complete(translate, generator='conv'), ConvGenerator(options()),
                       discriminator, GANLoss(values, discriminator))
 

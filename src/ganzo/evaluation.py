@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from ganzo.contracts import call
 from ganzo.errors import GanzoError
-from ganzo.kind import GENERATION
+from ganzo.kind import GENERATION, TRANSLATION, UNPAIRED, kind_of
 from ganzo.metrics import Scorer
 from ganzo.options import Factory, complete, component_option, owned_by, positive_int
 from ganzo.registry import Registry, register
@@ -161,9 +161,12 @@ def translation_metrics(generator: nn.Module, pairs, batch_size: int) -> dict[st
 class HeldOutTranslation(Evaluation):
     """Measures translation on the held-out pairs of the data (``--test-data-dir``
     or ``--test-fraction``): ``test_l1`` and ``test_psnr`` (see
-    ``translation_metrics``), logged after each epoch."""
+    ``translation_metrics``), logged after each epoch. In unpaired translation
+    (pairs that training never sees: ``--domains halves``), those of G (A to B),
+    which decide the best model, and ``test_l1_b_to_a`` and ``test_psnr_b_to_a``
+    of F (B to A)."""
 
-    translation = True
+    kinds = {TRANSLATION, UNPAIRED}
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:
@@ -174,12 +177,19 @@ class HeldOutTranslation(Evaluation):
             raise TypeError(f'the {criterion} criterion needs the generator and the data')
         self.pairs = data.held_out()
         if self.pairs is None:
+            unpaired = ' with --domains halves' if kind_of(options).both_ways else ''
             raise GanzoError(f'--evaluation-criterion {criterion} needs held-out pairs: '
-                             'give --test-data-dir or --test-fraction')
+                             f'give --test-data-dir or --test-fraction{unpaired}')
         self.generator, self.batch_size = generator, options.batch_size
+        self.both_ways = kind_of(options).both_ways
 
     def evaluate(self, epoch: int) -> dict[str, float]:
-        return translation_metrics(self.generator, self.pairs, self.batch_size)
+        metrics = translation_metrics(self.generator, self.pairs, self.batch_size)
+        if self.both_ways:
+            backward = translation_metrics(self.generator.b_to_a, self.pairs.swapped(),
+                                           self.batch_size)
+            metrics.update({f'{name}_b_to_a': value for name, value in backward.items()})
+        return metrics
 
 
 @register('evaluation', 'l1')

@@ -129,6 +129,8 @@ def export_generator(options: argparse.Namespace, generator: nn.Module) -> str:
                 'checkpoint': options.checkpoint, 'input': input_name,
                 'input_shape': ['B', *example.shape[1:]],
                 'output_shape': ['B', *outputs.shape[1:]]}
+    if kind_of(options).both_ways:  # which of the two generators of unpaired translation
+        metadata['direction'] = options.direction
     path.parent.mkdir(parents=True, exist_ok=True)
     written = export(generator, example, path, input_name, metadata)
     missing = '' if onnx_available() else " (no ONNX: pip install 'ganzo[onnx]')"
