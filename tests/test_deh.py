@@ -423,6 +423,9 @@ def test_translation_errors(translator, trained, tmp_path):
                                  '--interpolate', 3), '--interpolate')
     assert_user_error(user_error(*experiment_arguments(trained), '--input', tmp_path / 'empty'),
                       '--input', 'noise')
+    assert_user_error(user_error(*experiment_arguments(run_dir), '--input', tmp_path / 'empty',
+                                 '--direction', 'b-to-a'),
+                      '--direction b-to-a', 'trained first-to-second', 'that way only')
     assert not list(run_dir.glob('deh-*'))
 
 

@@ -94,16 +94,20 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
         raise GanzoError('--interpolate walks the latent space: leave it out with --input')
     if backward(options, experiment) and not options.kind.both_ways:
         raise GanzoError(f'--direction {options.direction}: {experiment.path} was trained '
-                         f'{experiment.saved_options["direction"]} and its generator translates '
-                         'that way only; leave out --direction')
+                         f'{trained_direction(experiment)} and its generator translates that '
+                         'way only; leave out --direction')
     return options, experiment
+
+
+def trained_direction(experiment: TrainedExperiment) -> str:
+    return experiment.saved_options.get('direction', 'first-to-second')
 
 
 def backward(options: argparse.Namespace, experiment: TrainedExperiment) -> bool:
     """Whether ``--direction`` goes the other way than the experiment was trained
     (in unpaired translation: with F, from B to A)."""
-    trained = experiment.saved_options.get('direction', 'first-to-second')
-    return options.kind.translates and reverses(options.direction) != reverses(trained)
+    return options.kind.translates and (reverses(options.direction)
+                                        != reverses(trained_direction(experiment)))
 
 
 def load_generator(options: argparse.Namespace, experiment: TrainedExperiment) -> nn.Module:

@@ -105,23 +105,34 @@ class MetricCriterion(Lowest):
     """Improved when the metric ``key`` of ``--evaluation-samples`` images of the
     generator is the lowest so far. It is measured every ``--evaluate-every``
     epochs and after the last one (``--epochs``); the other epochs never count
-    as improved. Options: those of ``ganzo.metrics.Scorer``."""
+    as improved. Options: those of ``ganzo.metrics.Scorer``. In unpaired
+    translation, the images are G's translations of the images of A (the
+    held-out ones, or the training ones: the data's ``evaluation_domains``),
+    against the images of B (unless ``--evaluation-data-dir``)."""
 
-    kinds = {GENERATION}
+    kinds = {GENERATION, UNPAIRED}
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:
         super().__init__(options, generator, noise, data)
-        if generator is None or noise is None:
-            raise TypeError(f'the {self.key} criterion needs the generator and the noise')
+        if generator is None or noise is None or data is None and kind_of(options).both_ways:
+            raise TypeError(f'the {self.key} criterion needs the generator, the noise and, in '
+                            'unpaired translation, the data')
         options = complete(options)
         self.generator, self.noise = generator, noise
         self.every, self.last = options.evaluate_every, options.epochs
-        self.scorer = Scorer(options, [self.key])
+        self.inputs, real = None, None
+        if kind_of(options).both_ways:
+            self.inputs, targets, words = data.evaluation_domains()
+            real = None if options.evaluation_data_dir else (targets, words)
+        self.scorer = Scorer(options, [self.key], real=real)
 
     def evaluate(self, epoch: int) -> dict[str, float]:
         if epoch % self.every and epoch != self.last:
             return {}
+        if self.inputs is not None:
+            return {self.key: self.scorer.score_translations(self.generator,
+                                                             self.inputs)[self.key]}
         return {self.key: self.scorer.score_generator(self.generator, self.noise)[self.key]}
 
     def has_improved(self, losses: dict[str, float]) -> bool:

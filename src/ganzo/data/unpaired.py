@@ -39,7 +39,6 @@ from ganzo.options import complete, owned_by
 from ganzo.registry import register, with_option_parser
 
 GREY_MODES = {'1', 'L', 'LA', 'La', 'I', 'I;16', 'I;16B', 'I;16L', 'F'}
-Images = tuple[Dataset, Dataset]  # items (image C x H x W in [-1, 1], label) of A, of B
 
 
 @with_option_parser
@@ -76,11 +75,25 @@ class Domain(Dataset):
     def __len__(self) -> int:
         return len(self.images)  # type: ignore[arg-type]
 
+    @property
+    def samples(self) -> list[tuple[str, int]]:
+        """The files of the images and their labels, when they come from a folder
+        (for the cache of the metrics; ``half`` is in its ``key``)."""
+        return [(path, 0) for path in image_files(self.images)]
+
+    @property
+    def key(self) -> str:
+        """What, besides the files, says which images the domain holds."""
+        return f'{self.split} half {self.half}' if self.half is not None else 'whole'
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         image, label = self.images[index]
         if self.half is not None:
             image = split_image(image, self.split or 'horizontal')[self.half]
         return self.transform(image), label
+
+
+Images = tuple[Domain, Domain]  # of A, of B
 
 
 class UnpairedImages(Dataset):
@@ -187,17 +200,23 @@ class UnpairedData(SingleImageData):
         B (``.swapped()``: from B to A); None without them (only pair images give them)."""
         return self.held_out_pairs
 
-    def fixed_domains(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first ``count`` held-out images of each domain (training images if
-        none are held out), not jittered, as batches ``N x C x H x W`` of A and B
-        (``N`` at most ``count``): what snapshots show."""
+    def evaluation_domains(self) -> tuple[Domain, Domain, str]:
+        """The held-out images of A and B (the training images if none are held
+        out), not jittered, and words that say which images of B they are."""
         if self.held_out_domains is not None:
-            domains = self.held_out_domains
-        else:
-            transform = image_transform(self.size, self.colors)
-            domains = tuple(Domain(domain.images, transform, domain.split, domain.half)
-                            for domain in self.domains)  # type: ignore[attr-defined]
-        count = min(count, *(len(domain) for domain in domains))  # type: ignore[arg-type]
+            a, b = self.held_out_domains
+            return a, b, f'the held-out images of domain B ({b.key})'  # type: ignore
+        transform = image_transform(self.size, self.colors)
+        a, b = (Domain(domain.images, transform, domain.split, domain.half)
+                for domain in self.domains)  # type: ignore[attr-defined]
+        return a, b, f'the training images of domain B ({b.key})'
+
+    def fixed_domains(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``count`` images of each domain of ``evaluation_domains``, as
+        batches ``N x C x H x W`` of A and B (``N`` at most ``count``): what
+        snapshots show."""
+        domains = self.evaluation_domains()[:2]
+        count = min(count, *(len(domain) for domain in domains))
         return tuple(torch.stack([domain[index][0] for index in range(count)])  # type: ignore
                      for domain in domains)
 
