@@ -14,7 +14,7 @@ from PIL import Image
 from ganzo.data import Data, UnpairedData
 from ganzo.data.unpaired import UnpairedOrder
 from ganzo.errors import GanzoError
-from ganzo.options import complete
+from ganzo.options import complete, parse
 
 RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 255, 0)
 
@@ -171,3 +171,12 @@ def test_grey_images_are_converted_unless_a_whole_domain_is_grey(tmp_path):
     with pytest.raises(GanzoError, match=f'--domain-b-dir {b_dir} holds only colour images '
                        'and --image-colors is 1'):
         Data.from_options(options(domain_a_dir=grey, domain_b_dir=b_dir, image_colors=1))
+
+
+def test_the_options_of_unpaired_data_are_its_own(recwarn):
+    parse(['--game', 'cycle', '--domains', 'halves', '--split', 'vertical', '--direction',
+           'b-to-a', '--jitter', '--test-data-dir', 'x', '--test-fraction', '0.5',
+           '--domain-a-dir', 'a', '--domain-b-dir', 'b'])
+    assert not recwarn.list
+    with pytest.warns(UserWarning, match='--domains is an option of --data-format unpaired'):
+        parse(['--domains', 'halves'])

@@ -63,7 +63,7 @@ def add_translation_options(parser: argparse.ArgumentParser, train: bool = True)
         group.add_argument('--test-fraction', type=beta, default=0.0,
                            help='without --test-data-dir, hold out this fraction of the data '
                            '(the same items for every seed) (default: no held-out pairs)')):
-        owned_by(action, 'data_format', *FORMATS)
+        owned_by(action, 'data_format', *FORMATS, 'unpaired')
 
 
 Pair = tuple[torch.Tensor, torch.Tensor]
