@@ -197,10 +197,10 @@ def cycle_arguments(data_dir: Path, model_dir: Path, **values) -> list[str]:
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory) -> Path:
-    """A cycle run of 2 epochs on the halves of 8 pair images (2 held out), with
-    the l1 criterion."""
+    """A cycle run of 2 epochs on the halves of 8 pair images in 2 classes (2
+    held out), with the l1 criterion."""
     root = tmp_path_factory.mktemp('cycle')
-    pairs = make_image_folder(root / 'pairs', classes=1, per_class=8, size=12)
+    pairs = make_image_folder(root / 'pairs', classes=2, per_class=4, size=12)
     result = run_ganzo(*cycle_arguments(pairs, root / 'runs', evaluation_criterion='l1',
                                         log='file', snapshot_size=3, direction='b-to-a'))
     assert result.returncode == 0, result.stderr
@@ -302,6 +302,17 @@ def test_kid_of_g_of_a_against_b(tmp_path):
     assert 'held-out images of domain B' in criterion.scorer.source
     kid = criterion.evaluate(1)['kid']
     assert math.isfinite(kid) and criterion.has_improved({'kid': kid})
+
+
+def test_ganzo_eval_scores_g_of_a_against_b(trained, tmp_path):
+    result = run_ganzo('--model-dir', trained.parent, '--experiment', trained.name,
+                       '--metrics', 'kid', '--feature-extractor', 'classifier',
+                       '--metrics-cache', tmp_path, '--output', tmp_path / 'scores.json',
+                       '--device', 'cpu', module='ganzo.score')
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / 'scores.json').read_text())
+    assert report['real'].startswith('the held-out images of domain B')
+    assert report['real_samples'] == 2 and math.isfinite(report['scores']['kid'])
 
 
 def test_l1_and_psnr_need_ground_truth_pairs(tmp_path):

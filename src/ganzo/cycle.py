@@ -37,7 +37,6 @@ from ganzo.options import complete, non_negative_float, non_negative_int, owned_
 from ganzo.registry import register, with_option_parser
 from ganzo.regularizer import Regularizer
 
-DIRECTIONS = ('a-to-b', 'b-to-a')
 DOMAINS = ('a', 'b')
 
 

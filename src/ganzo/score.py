@@ -7,8 +7,12 @@ with FID, KID, Inception Score and precision/recall.
 An experiment is scored on ``--evaluation-samples`` images of its best generator
 (``generator.pt``), with the options it was trained with (those given on the
 command line take precedence), and the scores go to ``metrics.json`` in its
-directory. A folder is scored against the real images of ``--evaluation-data-dir``.
-Either way a small table is printed and ``--output`` names a JSON file to write.
+directory. For unpaired translation, the images are G's translations of the
+held-out images of A (or the training ones), scored against the images of B
+(unless ``--evaluation-data-dir``); paired translation is measured on held-out
+pairs during training instead (``--evaluation-criterion l1`` or ``psnr``). A
+folder is scored against the real images of ``--evaluation-data-dir``. Either
+way a small table is printed and ``--output`` names a JSON file to write.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 from pathlib import Path
 
 import ganzo
+from ganzo.data import Data
 from ganzo.errors import GanzoError
 from ganzo.experiment import TrainedExperiment
 from ganzo.files import atomic_write, load_state
@@ -73,7 +78,13 @@ def score(argv: list[str]) -> None:
     output = options.output or (experiment.path / METRICS_FILE if experiment else None)
     if output is not None and not path_is_writable(Path(output).parent):
         raise GanzoError(f'--output {output}: cannot write there; choose another file')
-    images = None
+    images, inputs, real = None, None, None
+    if experiment is not None and options.kind.translates:
+        if not options.kind.both_ways:
+            raise GanzoError(f'{experiment.path} translates images with pairs to compare with: '
+                             'measure it with --evaluation-criterion l1 or psnr in training')
+        inputs, targets, words = Data.from_options(options).evaluation_domains()
+        real = None if options.evaluation_data_dir else (targets, words)
     if experiment is None:
         images = at_most(image_folder(options.generated_dir, options, '--generated-dir'),
                          options.evaluation_samples)
@@ -82,12 +93,13 @@ def score(argv: list[str]) -> None:
         weights, path = experiment.generator_weights('best')
         load_state(generator, weights, 'generator', path)
         generator.to(device(options))
-    scorer = Scorer(options, options.metrics, images)
+    scorer = Scorer(options, options.metrics, images, real=real)
     if experiment is None:
         scores = scorer.score_images()
         scored = {'generated_dir': options.generated_dir}
     else:
-        scores = scorer.score_generator(generator, Noise.from_options(options))
+        scores = (scorer.score_translations(generator, inputs) if inputs is not None
+                  else scorer.score_generator(generator, Noise.from_options(options)))
         scored = {'experiment': options.experiment, 'model_dir': options.model_dir}
     print(table(scores))
     if output is not None:

@@ -176,9 +176,6 @@ class UnpairedData(SingleImageData):
         super().__init__(options)
 
     def build_dataset(self, options: argparse.Namespace) -> Dataset:
-        if options.cache_images:
-            raise GanzoError('--cache-images is for --data-format single-image, not unpaired: '
-                             'leave it out')
         train = image_transform(self.size, self.colors)
         transform = jittered_transform(self.size, self.colors) if options.jitter else train
         read = folder_domains if options.domains == 'folders' else half_domains
@@ -292,9 +289,11 @@ def half_domains(options: argparse.Namespace, transforms: tuple[Transform, Trans
     """The first and second halves of the images of ``--dataset`` as A and B,
     and those of the held-out images (--test-data-dir, --test-fraction) if any."""
     images, held_out = translation_images(options)
-    for dataset in (images, held_out):
+    test = f'--test-data-dir {options.test_data_dir}' if options.test_data_dir else \
+        f'--data-dir {options.data_dir}'
+    for dataset, folder in ((images, f'--data-dir {options.data_dir}'), (held_out, test)):
         check_splittable(dataset, options.split)
-        check_colors(dataset, options.image_colors, f'--dataset {options.dataset}')
+        check_colors(dataset, options.image_colors, folder)
     domains = tuple(Domain(images, transforms[0], options.split, half) for half in (0, 1))
     if held_out is None:
         return domains, None  # type: ignore[return-value]
