@@ -313,6 +313,7 @@ def translator(tmp_path, monkeypatch):
     run_dir = tmp_path / 'runs' / 'translator'
     run_dir.mkdir(parents=True)
     options = {'ganzo_version': '0.1.0', 'experiment': 'translator', 'game': 'translate',
+               'data_format': 'pair-of-images', 'direction': 'first-to-second',
                'generator': 'tiny-translator', 'image_size': 8, 'image_colors': 3,
                'batch_size': 3, 'loss': 'pix2pix', 'l1_weight': 100}
     (run_dir / 'options.json').write_text(json.dumps(options))
