@@ -126,14 +126,17 @@ class MetricCriterion(Lowest):
             self.inputs, targets, words = data.evaluation_domains()
             real = None if options.evaluation_data_dir else (targets, words)
         self.scorer = Scorer(options, [self.key], real=real)
+        if self.inputs is not None:
+            count = min(len(self.inputs), options.evaluation_samples)
+            self.scorer.check(count, f'the {count} images of A to translate')
 
     def evaluate(self, epoch: int) -> dict[str, float]:
         if epoch % self.every and epoch != self.last:
             return {}
-        if self.inputs is not None:
-            return {self.key: self.scorer.score_translations(self.generator,
-                                                             self.inputs)[self.key]}
-        return {self.key: self.scorer.score_generator(self.generator, self.noise)[self.key]}
+        scores = (self.scorer.score_translations(self.generator, self.inputs)
+                  if self.inputs is not None
+                  else self.scorer.score_generator(self.generator, self.noise))
+        return {self.key: scores[self.key]}
 
     def has_improved(self, losses: dict[str, float]) -> bool:
         return self.key in losses and super().has_improved(losses)

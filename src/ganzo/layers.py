@@ -123,6 +123,8 @@ def normalization_layer(name: str, channels: int) -> nn.Module:
 def needs_bias(normalization: str) -> bool:
     """Whether a convolution followed by ``normalization`` needs its own bias."""
     return normalization == 'instance'
+
+
 # The layers that spectral normalization divides by their largest singular value.
 WEIGHTED_LAYERS = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d,
                    nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
