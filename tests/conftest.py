@@ -213,10 +213,11 @@ def generator_inputs(options: argparse.Namespace, batch: int = 3) -> tuple[torch
 
 def discriminator_inputs(options: argparse.Namespace, batch: int = 3) -> tuple[torch.Tensor, ...]:
     """What a discriminator of ``options`` takes: images ``B x C x H x W`` (and
-    labels ``B`` in a conditional run), or in translation (input, image) pairs
-    ``B x (I + C) x H x W``."""
+    labels ``B`` in a conditional run), or in paired translation (input, image)
+    pairs ``B x (I + C) x H x W``."""
     kind = run_kind(options, check=False)
-    channels = options.image_colors + (kind.input_colors if kind.translates else 0)
+    paired = kind.translates and not kind.both_ways
+    channels = options.image_colors + (kind.input_colors if paired else 0)
     images = torch.rand(batch, channels, options.image_size, options.image_size) * 2 - 1
     return images, *labels_of(options, batch)
 

@@ -36,6 +36,7 @@ load_components()
 def options(tmp_path_factory):
     folder = make_image_folder(tmp_path_factory.mktemp('images'), classes=2, per_class=40)
     return complete(data_dir=str(folder), model_dir=str(tmp_path_factory.mktemp('runs')),
+                    domain_a_dir=str(folder / 'class0'), domain_b_dir=str(folder / 'class1'),
                     experiment='components', device='cpu', image_size=8, batch_size=4,
                     state_size=8, generator_channels=4, discriminator_channels=4,
                     max_batches_per_epoch=2, discriminator_hooks=['weight-clipper'],
@@ -89,6 +90,8 @@ def test_every_registered_component_builds_and_keeps_its_contract(options, names
         OPTION.get(namespace, namespace))})
     if fitting.game == 'translate':
         values = complete(values, test_fraction=0.25)
+    if fitting.game == 'cycle':  # held-out pairs come from pair images: the halves of each
+        values = complete(values, domains='halves', test_fraction=0.25)
     if kind == CONDITIONAL:
         Data.from_options(values)  # completes the kind of run with the classes of the data
     component = BUILDERS[namespace](values)
@@ -127,7 +130,7 @@ def trains(options, **chosen) -> None:
     trained = Game.from_options(options, generator_model, discriminator_model,
                                 Loss.from_options(options, discriminator_model))
     losses = trained.run_epoch(data, Noise.from_options(options))
-    assert set(losses) == {'generator', 'discriminator'}
+    assert {'generator', 'discriminator'} <= set(losses)
     assert all(math.isfinite(value) for value in losses.values())
     assert any(not torch.equal(b, p) for b, p in zip(before, generator_model.parameters()))
 

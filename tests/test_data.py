@@ -376,7 +376,8 @@ def test_every_dataset_is_tested() -> None:
     assert set(Registry.names('dataset')) == TESTED
     assert Registry.default('dataset') == 'folder'
     assert Registry.names('data') == ['colorization', 'pair-of-images', 'single-image',
-                                      'super-resolution']  # see test_translation.py
+                                      'super-resolution',  # see test_translation.py
+                                      'unpaired']  # see test_unpaired.py
 
 
 def test_state_dict() -> None:

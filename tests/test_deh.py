@@ -313,6 +313,7 @@ def translator(tmp_path, monkeypatch):
     run_dir = tmp_path / 'runs' / 'translator'
     run_dir.mkdir(parents=True)
     options = {'ganzo_version': '0.1.0', 'experiment': 'translator', 'game': 'translate',
+               'data_format': 'pair-of-images', 'direction': 'first-to-second',
                'generator': 'tiny-translator', 'image_size': 8, 'image_colors': 3,
                'batch_size': 3, 'loss': 'pix2pix', 'l1_weight': 100}
     (run_dir / 'options.json').write_text(json.dumps(options))
@@ -423,6 +424,9 @@ def test_translation_errors(translator, trained, tmp_path):
                                  '--interpolate', 3), '--interpolate')
     assert_user_error(user_error(*experiment_arguments(trained), '--input', tmp_path / 'empty'),
                       '--input', 'noise')
+    assert_user_error(user_error(*experiment_arguments(run_dir), '--input', tmp_path / 'empty',
+                                 '--direction', 'b-to-a'),
+                      '--direction b-to-a', 'trained first-to-second', 'that way only')
     assert not list(run_dir.glob('deh-*'))
 
 

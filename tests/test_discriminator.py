@@ -226,3 +226,13 @@ def test_attention_at_each_resolution_the_discriminator_reaches(name, reached):
         assert attention_map_size(discriminator, torch.randn(2, 3, 32, 32)) == (resolution,) * 2
     with pytest.raises(GanzoError, match=f'--discriminator-attention 32: the {name} '):
         build(name, image_size=32, discriminator_attention=32)
+
+
+def test_patch_gan_with_instance_normalization():
+    norms = (nn.BatchNorm2d, nn.InstanceNorm2d)
+    default = [type(m) for m in build('patch-gan').modules() if isinstance(m, norms)]
+    instance = build('patch-gan', discriminator_normalization='instance')
+    assert default and set(default) == {nn.BatchNorm2d}  # pix2pix's by default
+    assert {type(m) for m in instance.modules() if isinstance(m, norms)} == {nn.InstanceNorm2d}
+    assert all(m.bias is not None for m in instance.modules() if isinstance(m, nn.Conv2d))
+    assert instance(*discriminator_inputs(options("patch-gan"))).shape == (3, 1, 2, 2)

@@ -11,7 +11,7 @@ from torch import nn
 from conftest import CLASSES, generator_inputs, network_variants, variant_options
 from conftest import assert_builds_the_registered_class as assert_builds
 from ganzo.errors import GanzoError
-from ganzo.generator import ConvGenerator, Generator
+from ganzo.generator import ConvGenerator, Generator, ResidualBlock
 from ganzo.options import OptionParser
 from ganzo.registry import Registry
 from test_layers import assert_spectral_norm_works, attention_map_size
@@ -201,3 +201,45 @@ def test_attention_at_each_resolution_the_generator_reaches(name, size, reached)
         assert attention_map_size(generator, torch.randn(2, 8)) == (resolution, resolution)
     with pytest.raises(GanzoError, match=f'--generator-attention 5: the {name} generator'):
         build(name, image_size=size, generator_attention=5)
+
+
+def modules_of(model: nn.Module, kind: type) -> list[nn.Module]:
+    return [module for module in model.modules() if isinstance(module, kind)]
+
+
+def test_resnet_translator_layers():
+    generator = build('resnet-translator')  # 16 px, 4 channels
+    assert len(modules_of(generator, ResidualBlock)) == 6  # below 256 px, as CycleGAN
+    assert len(modules_of(build('resnet-translator', image_size=256), ResidualBlock)) == 9
+    assert len(modules_of(build('resnet-translator', generator_layers=2), ResidualBlock)) == 2
+    down = [(m.in_channels, m.out_channels) for m in modules_of(generator, nn.Conv2d)
+            if m.stride == (2, 2)]
+    up = [(m.in_channels, m.out_channels) for m in modules_of(generator, nn.ConvTranspose2d)]
+    assert down == [(4, 8), (8, 16)] and up == [(16, 8), (8, 4)]
+    convolutions = modules_of(generator, nn.Conv2d)
+    assert convolutions[0].kernel_size == convolutions[-1].kernel_size == (7, 7)
+    assert len(modules_of(generator, nn.ReflectionPad2d)) == 2 + 2 * 6
+    assert modules_of(generator, nn.InstanceNorm2d) and not modules_of(generator, nn.BatchNorm2d)
+    assert all(m.bias is not None for m in modules_of(generator, nn.Conv2d))
+    batch = build('resnet-translator', generator_normalization='batch')
+    assert modules_of(batch, nn.BatchNorm2d) and not modules_of(batch, nn.InstanceNorm2d)
+    for size in (4, 10, 30):
+        with pytest.raises(GanzoError, match=f'--image-size {size}: resnet-translator'):
+            build('resnet-translator', image_size=size)
+
+
+def test_resnet_translator_blocks_are_residual():
+    block = ResidualBlock(4, 'instance', None)
+    for conv in modules_of(block, nn.Conv2d):
+        nn.init.zeros_(conv.weight)
+        nn.init.zeros_(conv.bias)
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.equal(block(x), x)
+
+
+def test_u_gen_with_instance_normalization():
+    generator = build('u-gen', generator_normalization='instance')
+    assert modules_of(generator, nn.InstanceNorm2d) and not modules_of(generator, nn.BatchNorm2d)
+    assert all(m.bias is not None for m in modules_of(generator, (nn.Conv2d, nn.ConvTranspose2d)))
+    norms = modules_of(build('u-gen'), (nn.BatchNorm2d, nn.InstanceNorm2d))
+    assert norms and {type(m) for m in norms} == {nn.BatchNorm2d}  # the paper's, by default

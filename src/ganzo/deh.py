@@ -14,16 +14,20 @@ between latent points (of each ``--class``, in a conditional experiment), or
 translations of ``--input`` images (see ``ganzo.inference``); ``--export PATH``
 writes the generator as TorchScript (and ONNX) instead (``ganzo.export``).
 Weights: the best ones (``generator.pt``), or those of the last checkpoint with
-``--checkpoint last``.
+``--checkpoint last``. Unpaired translation experiments (the ``cycle`` game)
+translate and export in the direction of ``--direction`` (by default the
+trained one, with G; the other, with F).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import warnings
 
 from torch import nn
 
+from ganzo.data.translation import reverses
 from ganzo.errors import GanzoError
 from ganzo.experiment import OPTIONS, TrainedExperiment
 from ganzo.export import export_generator
@@ -60,15 +64,19 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
                        'to the next (spherical interpolation)')
     group.add_argument('--input', metavar='PATH',
                        help='translation experiments: an image, or a folder of images, to '
-                       'translate; the results keep their file names')
+                       'translate (unpaired experiments: in the direction of --direction, '
+                       'a-to-b or b-to-a); the results keep their file names')
     group.add_argument('--export', metavar='PATH',
                        help='instead of images, write the generator as TorchScript to PATH, '
-                       'and as ONNX beside it (suffix .onnx) if onnx is installed')
+                       'and as ONNX beside it (suffix .onnx) if onnx is installed (unpaired '
+                       'experiments: the generator of --direction)')
 
 
 def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
     """The options (command line > the experiment's options.json > defaults) and the experiment."""
-    experiment = TrainedExperiment(parse(argv, train=False, prog='deh'))
+    with warnings.catch_warnings():  # the options' owners are known with options.json, below
+        warnings.simplefilter('ignore')
+        experiment = TrainedExperiment(parse(argv, train=False, prog='deh'))
     base = {key: value for key, value in experiment.saved_options.items()
             if key not in NOT_INHERITED}
     try:
@@ -91,14 +99,32 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
                          'trained without --conditional: leave out --class')
     if options.kind.conditional:
         options.classes = options.kind.labels(options.classes or list(options.kind.classes))
+    if backward(options, experiment) and not options.kind.both_ways:
+        raise GanzoError(f'--direction {options.direction}: {experiment.path} was trained '
+                         f'{trained_direction(experiment)} and its generator translates that '
+                         'way only; leave out --direction')
     return options, experiment
 
 
+def trained_direction(experiment: TrainedExperiment) -> str:
+    return experiment.saved_options.get('direction', 'first-to-second')
+
+
+def backward(options: argparse.Namespace, experiment: TrainedExperiment) -> bool:
+    """Whether ``--direction`` goes the other way than the experiment was trained
+    (in unpaired translation: with F, from B to A)."""
+    return options.kind.translates and (reverses(options.direction)
+                                        != reverses(trained_direction(experiment)))
+
+
 def load_generator(options: argparse.Namespace, experiment: TrainedExperiment) -> nn.Module:
-    """The generator of the options with the chosen weights, in evaluation mode."""
+    """The generator of the options with the chosen weights, in evaluation mode;
+    in unpaired translation, the one of ``--direction`` (G, or F if ``backward``)."""
     generator = Generator.from_options(options)
     state, path = experiment.generator_weights(options.checkpoint)
     load_state(generator, state, 'generator', path)
+    if options.kind.both_ways:
+        generator = generator.translator('b-to-a' if backward(options, experiment) else 'a-to-b')
     return generator.eval()
 
 

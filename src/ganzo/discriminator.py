@@ -8,7 +8,11 @@ images and labels ``B`` to logits (``discriminator(images, labels)``, see
 * ``conv`` (``ConvDiscriminator``, the default): DCGAN;
 * ``good`` (``GoodDiscriminator``): the ResNet critic of WGAN-GP;
 * ``patch-gan`` (``PatchGAN``): the PatchGAN of pix2pix, which scores (input,
-  output) pairs patch by patch (``translation = True``: for the ``translate`` game).
+  output) pairs patch by patch (the ``translate`` game), or images of a domain
+  (the ``cycle`` game, as in CycleGAN).
+
+In unpaired translation (``cycle``) ``Discriminator.from_options`` builds the
+chosen discriminator twice, one per domain, as a ``ganzo.cycle.DiscriminatorPair``.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ from torch import nn
 
 from ganzo.acceleration import memory_format
 from ganzo.conditional import ConditionalDiscriminator, DiscriminatorConditioning
+from ganzo.cycle import DiscriminatorPair
 from ganzo.errors import GanzoError
-from ganzo.kind import kind_of
+from ganzo.kind import TRANSLATION, UNPAIRED, kind_of
 from ganzo.layers import (
     add_network_options,
     attention_layers,
     dropout_layers,
     init_dcgan_weights,
+    needs_bias,
+    normalization_layer,
     resnet_width,
     resolution_stages,
     spectral_normalization,
@@ -187,21 +194,24 @@ class GoodDiscriminator(ConditionalDiscriminator):
 @register('discriminator', 'patch-gan')
 class PatchGAN(nn.Module):
     """The PatchGAN of pix2pix (Isola et al. 2017, https://arxiv.org/abs/1611.07004),
-    for image-to-image translation: it sees an input and an output stacked on the
-    channels, ``B x (I + C) x H x W`` (``I`` the input colors of the run, see ``ganzo.kind``,
-    ``C = --image-colors``), and gives a map ``B x 1 x H' x W'`` of logits, one
-    per overlapping patch (``H' = H / 2**n - 2``).
+    for image-to-image translation: it gives a map ``B x 1 x H' x W'`` of logits,
+    one per overlapping patch (``H' = H / 2**n - 2``), of what it sees: in paired
+    translation an input and an output stacked on the channels,
+    ``B x (I + C) x H x W`` (``I`` the input colors of the run, see ``ganzo.kind``,
+    ``C = --image-colors``); in unpaired translation images ``B x C x H x W`` of
+    one domain, as in CycleGAN (Zhu et al. 2017, https://arxiv.org/abs/1703.10593).
 
     ``n = --discriminator-layers`` 4x4 stride-2 Conv2d (default: 3, fewer for
     images smaller than 24 px), then a stride-1 one, each with LeakyReLU 0.2 and
-    BatchNorm on all but the first; ``--discriminator-channels`` after the first
-    and twice as many per layer, at most 8 times as many; a last stride-1 Conv2d
-    gives the logits. With the default 3 layers a patch is 70x70 pixels.
-    Dropout2d (``--discriminator-dropout``) follows each activation.
-    Marked ``translation = True``: it belongs to the ``translate`` game.
+    a normalization on all but the first (``--discriminator-normalization``: batch,
+    the default, as in pix2pix, or instance, as in CycleGAN);
+    ``--discriminator-channels`` after the first and twice as many per layer, at
+    most 8 times as many; a last stride-1 Conv2d gives the logits. With the
+    default 3 layers a patch is 70x70 pixels. Dropout2d (``--discriminator-dropout``)
+    follows each activation. It serves paired and unpaired translation (``kinds``).
     """
 
-    translation = True
+    kinds = {TRANSLATION, UNPAIRED}
     default_layers = 3
 
     def __init__(self, options: argparse.Namespace) -> None:
@@ -215,22 +225,26 @@ class PatchGAN(nn.Module):
                              f'--discriminator-layers {layers}: it needs at least '
                              f'{3 << layers} px; use fewer layers or larger images')
         channels, dropout = options.discriminator_channels, options.discriminator_dropout
+        norm = options.discriminator_normalization or 'batch'
         widths = [channels * 2 ** min(layer, 3) for layer in range(layers + 1)]
+        kind = kind_of(options)
+        seen = kind.image_colors + (0 if kind.both_ways else kind.input_colors)
         modules: list[nn.Module] = [
-            nn.Conv2d(kind_of(options).input_colors + options.image_colors, channels, 4, 2, 1),
+            nn.Conv2d(seen, channels, 4, 2, 1),
             nn.LeakyReLU(0.2), *dropout_layers(dropout, nn.Dropout2d)]
         for layer in range(1, layers + 1):
             modules += [nn.Conv2d(widths[layer - 1], widths[layer], 4, 2 if layer < layers else 1,
-                                  1, bias=False),
-                        nn.BatchNorm2d(widths[layer]), nn.LeakyReLU(0.2),
+                                  1, bias=needs_bias(norm)),
+                        normalization_layer(norm, widths[layer]), nn.LeakyReLU(0.2),
                         *dropout_layers(dropout, nn.Dropout2d)]
         modules.append(nn.Conv2d(widths[layers], 1, 4, 1, 1))
         self.layers = nn.Sequential(*modules)
         self.apply(init_dcgan_weights)
 
-    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
-        """``B x (I + C) x H x W`` pairs to ``B x 1 x H' x W'`` logits."""
-        return self.layers(pairs)
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``B x (I + C) x H x W`` pairs (or ``B x C x H x W`` images) to
+        ``B x 1 x H' x W'`` logits."""
+        return self.layers(images)
 
 
 class Discriminator(Factory, namespace='discriminator'):
@@ -247,11 +261,14 @@ class Discriminator(Factory, namespace='discriminator'):
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> nn.Module:
-        """The discriminator named by ``--discriminator``, spectrally normalized
+        """The discriminator named by ``--discriminator`` (in unpaired
+        translation, two of them: a ``DiscriminatorPair``), spectrally normalized
         if ``--discriminator-spectral-norm``, on ``--device``, in the memory format
         of ``--channels-last``."""
         options = complete(options)
         model = super().from_options(options)
+        if kind_of(options).both_ways:
+            model = DiscriminatorPair(model, super().from_options(options))
         if options.discriminator_spectral_norm:
             spectral_normalization(model, '--discriminator-spectral-norm')
         return model.to(device(options), memory_format=memory_format(options))

@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader
 
 from ganzo.contracts import call
 from ganzo.errors import GanzoError
-from ganzo.kind import CONDITIONAL, GENERATION
+from ganzo.kind import CONDITIONAL, GENERATION, TRANSLATION, UNPAIRED, kind_of
 from ganzo.metrics import Scorer
 from ganzo.options import Factory, complete, component_option, owned_by, positive_int
 from ganzo.registry import Registry, register
@@ -106,24 +106,38 @@ class MetricCriterion(Lowest):
     generator (of classes drawn uniformly, in a conditional run) is the lowest
     so far. It is measured every ``--evaluate-every`` epochs and after the last
     one (``--epochs``); the other epochs never count as improved. Options:
-    those of ``ganzo.metrics.Scorer``."""
+    those of ``ganzo.metrics.Scorer``. In unpaired translation, the images are
+    G's translations of the images of A (the held-out ones, or the training
+    ones: the data's ``evaluation_domains``), against the images of B (unless
+    ``--evaluation-data-dir``)."""
 
-    kinds = {GENERATION, CONDITIONAL}
+    kinds = {GENERATION, CONDITIONAL, UNPAIRED}
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:
         super().__init__(options, generator, noise, data)
-        if generator is None or noise is None:
-            raise TypeError(f'the {self.key} criterion needs the generator and the noise')
+        if generator is None or noise is None or data is None and kind_of(options).both_ways:
+            raise TypeError(f'the {self.key} criterion needs the generator, the noise and, in '
+                            'unpaired translation, the data')
         options = complete(options)
         self.generator, self.noise = generator, noise
         self.every, self.last = options.evaluate_every, options.epochs
-        self.scorer = Scorer(options, [self.key])
+        self.inputs, real = None, None
+        if kind_of(options).both_ways:
+            self.inputs, targets, words = data.evaluation_domains()
+            real = None if options.evaluation_data_dir else (targets, words)
+        self.scorer = Scorer(options, [self.key], real=real)
+        if self.inputs is not None:
+            count = min(len(self.inputs), options.evaluation_samples)
+            self.scorer.check(count, f'the {count} images of A to translate')
 
     def evaluate(self, epoch: int) -> dict[str, float]:
         if epoch % self.every and epoch != self.last:
             return {}
-        return {self.key: self.scorer.score_generator(self.generator, self.noise)[self.key]}
+        scores = (self.scorer.score_translations(self.generator, self.inputs)
+                  if self.inputs is not None
+                  else self.scorer.score_generator(self.generator, self.noise))
+        return {self.key: scores[self.key]}
 
     def has_improved(self, losses: dict[str, float]) -> bool:
         return self.key in losses and super().has_improved(losses)
@@ -162,9 +176,12 @@ def translation_metrics(generator: nn.Module, pairs, batch_size: int) -> dict[st
 class HeldOutTranslation(Evaluation):
     """Measures translation on the held-out pairs of the data (``--test-data-dir``
     or ``--test-fraction``): ``test_l1`` and ``test_psnr`` (see
-    ``translation_metrics``), logged after each epoch."""
+    ``translation_metrics``), logged after each epoch. In unpaired translation
+    (pairs that training never sees: ``--domains halves``), those of G (A to B),
+    which decide the best model, and ``test_l1_b_to_a`` and ``test_psnr_b_to_a``
+    of F (B to A)."""
 
-    translation = True
+    kinds = {TRANSLATION, UNPAIRED}
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:
@@ -175,12 +192,19 @@ class HeldOutTranslation(Evaluation):
             raise TypeError(f'the {criterion} criterion needs the generator and the data')
         self.pairs = data.held_out()
         if self.pairs is None:
+            unpaired = ' with --domains halves' if kind_of(options).both_ways else ''
             raise GanzoError(f'--evaluation-criterion {criterion} needs held-out pairs: '
-                             'give --test-data-dir or --test-fraction')
+                             f'give --test-data-dir or --test-fraction{unpaired}')
         self.generator, self.batch_size = generator, options.batch_size
+        self.both_ways = kind_of(options).both_ways
 
     def evaluate(self, epoch: int) -> dict[str, float]:
-        return translation_metrics(self.generator, self.pairs, self.batch_size)
+        metrics = translation_metrics(self.generator, self.pairs, self.batch_size)
+        if self.both_ways:
+            backward = translation_metrics(self.generator.b_to_a, self.pairs.swapped(),
+                                           self.batch_size)
+            metrics.update({f'{name}_b_to_a': value for name, value in backward.items()})
+        return metrics
 
 
 @register('evaluation', 'l1')

@@ -155,6 +155,8 @@ def export_generator(options: argparse.Namespace, generator: nn.Module) -> str:
                 'output_shape': ['B', *outputs.shape[1:]]}
     if kind.conditional:
         metadata.update(inputs=input_names, classes=list(kind.classes))
+    if kind.both_ways:  # which of the two generators of unpaired translation
+        metadata['direction'] = options.direction
     path.parent.mkdir(parents=True, exist_ok=True)
     written = export(generator, example, path, input_names, metadata)
     missing = '' if onnx_available() else " (no ONNX: pip install 'ganzo[onnx]')"

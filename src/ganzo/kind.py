@@ -9,7 +9,12 @@ and which components fit together:
   classes ``B x C x H x W``; batches ``(images B x C x H x W, labels B)``; the
   networks take the labels after their usual input (``--conditional``);
 * ``translation``: images ``B x I x H x W`` to images ``B x C x H x W``; batches
-  ``(inputs B x I x H x W, targets B x C x H x W)`` (pix2pix).
+  ``(inputs B x I x H x W, targets B x C x H x W)`` (pix2pix);
+* ``unpaired-translation``: images of a domain A to images of a domain B and
+  back, ``B x C x H x W`` both; batches ``(images of A, images of B)``, both
+  ``B x C x H x W``, not pairs (CycleGAN). The generator and the discriminator
+  are pairs, one network per direction and per domain (``both_ways``, see
+  ``ganzo.cycle``).
 
 The game chooses the kind (its class attribute ``kind``; ``generation`` if it
 has none); ``--conditional`` makes a generation game conditional, if the game
@@ -44,13 +49,16 @@ from ganzo.errors import GanzoError
 from ganzo.options import complete
 from ganzo.registry import Registry
 
-GENERATION, CONDITIONAL, TRANSLATION = 'generation', 'conditional', 'translation'
+GENERATION, CONDITIONAL, TRANSLATION, UNPAIRED = (
+    'generation', 'conditional', 'translation', 'unpaired-translation')
 DESCRIPTIONS = {
     GENERATION: ('images generated from noise', 'batches (images B x C x H x W, labels B)'),
     CONDITIONAL: ('images of a class generated from noise and a label',
                   'batches (images B x C x H x W, labels B)'),
     TRANSLATION: ('image-to-image translation',
                   'batches (inputs B x I x H x W, targets B x C x H x W)'),
+    UNPAIRED: ('unpaired image-to-image translation',
+               'batches (images of A B x C x H x W, images of B B x C x H x W), not pairs'),
 }
 # The components that must serve the kind: (flag, registry namespace, option).
 CHOSEN = (('data-format', 'data', 'data_format'), ('generator', 'generator', 'generator'),
@@ -86,7 +94,13 @@ class RunKind:
     @property
     def translates(self) -> bool:
         """Whether the generator takes images rather than noise."""
-        return self.name == TRANSLATION
+        return self.name in (TRANSLATION, UNPAIRED)
+
+    @property
+    def both_ways(self) -> bool:
+        """Whether the generator is a pair of networks (A to B and B to A) and the
+        discriminator a pair (one per domain): unpaired translation."""
+        return self.name == UNPAIRED
 
     @property
     def conditional(self) -> bool:
@@ -234,10 +248,10 @@ def check_serves(kind: RunKind, options: argparse.Namespace, flag: str, namespac
     served = kinds_served(Registry.get(namespace, name), namespace)
     if kind.name in served:
         return
+    other = sorted(served)[0] if served else None
     games = [game for game in Registry.names('game')
-             if getattr(Registry.get('game', game), 'kind', GENERATION) in served]
+             if getattr(Registry.get('game', game), 'kind', GENERATION) == other]
     if games and kind.name == GENERATION:
-        other = sorted(served)[0]
         raise GanzoError(f'--{flag} {name} is for {DESCRIPTIONS[other][0]}: use --game {games[0]}')
     fitting = [choice for choice in Registry.names(namespace)
                if kind.name in kinds_served(Registry.get(namespace, choice), namespace)]

@@ -102,6 +102,12 @@ def add_network_options(parser: argparse.ArgumentParser,
         f'--{network}-attention', type=positive_int, metavar='SIZE',
         help=f'conv, resnet: a self-attention block (SAGAN) on the {network}\'s feature maps '
              'of SIZE x SIZE pixels, e.g. 16 (default: none)'), network, *ATTENTION_NETWORKS)
+    normalized = NORMALIZED_NETWORKS[network]
+    owned_by(group.add_argument(
+        f'--{network}-normalization', choices=tuple(NORMALIZATIONS),
+        help=f'{", ".join(normalized)}: batch or instance normalization in the {network} '
+             '(default: the network\'s own: batch for u-gen and patch-gan as in pix2pix, '
+             'instance for resnet-translator as in CycleGAN)'), network, *normalized)
     return group
 
 
@@ -115,6 +121,27 @@ DEFAULT_CONDITIONING = {'generator': 'concat for fc and conv, batch-norm for goo
                         'discriminator': 'concat for fc, projection for conv, good and resnet'}
 # The networks that place a self-attention block where --<network>-attention says.
 ATTENTION_NETWORKS = ('conv', 'resnet')
+# The networks whose normalization --<network>-normalization chooses.
+NORMALIZED_NETWORKS = {'generator': ('u-gen', 'resnet-translator'),
+                       'discriminator': ('patch-gan',)}
+# Batch normalization (Ioffe & Szegedy 2015) normalizes each channel over the batch and
+# learns a scale and shift; instance normalization (Ulyanov et al. 2016,
+# https://arxiv.org/abs/1607.08022) over each image alone, without either, as in CycleGAN.
+NORMALIZATIONS = {'batch': nn.BatchNorm2d, 'instance': nn.InstanceNorm2d}
+
+
+def normalization_layer(name: str, channels: int) -> nn.Module:
+    """The normalization layer ``name`` ('batch' or 'instance') of ``channels``
+    channels. A convolution before it needs a bias only for 'instance', which has
+    no shift of its own (``needs_bias``)."""
+    return NORMALIZATIONS[name](channels)
+
+
+def needs_bias(normalization: str) -> bool:
+    """Whether a convolution followed by ``normalization`` needs its own bias."""
+    return normalization == 'instance'
+
+
 # The layers that spectral normalization divides by their largest singular value.
 WEIGHTED_LAYERS = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d,
                    nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)

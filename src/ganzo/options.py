@@ -9,6 +9,10 @@ function registered with ``with_option_parser``. From those declarations:
   command line > ``--from-json`` file > ``base`` (a saved ``options.json``) > defaults,
   by turning the JSON values into arguments so that they are validated the same way;
 * ``complete(options)`` fills a partial ``Namespace`` (library use) with the defaults.
+
+A game may change the defaults of other options (its class attribute
+``defaults``, such as the cycle game's ``{'loss': 'least-squares'}``): both
+take them for the options that were not given (``game_defaults``).
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ from ganzo.errors import GanzoError
 from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
-    'ganzo.data', 'ganzo.data.translation', 'ganzo.generator', 'ganzo.discriminator',
-    'ganzo.resnet', 'ganzo.loss', 'ganzo.regularizer', 'ganzo.hook', 'ganzo.noise',
-    'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game', 'ganzo.acceleration',
+    'ganzo.data', 'ganzo.data.translation', 'ganzo.data.unpaired', 'ganzo.generator',
+    'ganzo.discriminator', 'ganzo.resnet', 'ganzo.loss', 'ganzo.regularizer', 'ganzo.hook',
+    'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game',
+    'ganzo.cycle', 'ganzo.acceleration',
 )
 # Options that say how and where a run happens, not what it computes: they
 # are left out of the experiment's default name, and the first five out of
@@ -316,6 +321,7 @@ def parse(argv: list[str] | None = None, train: bool = True,
         except GanzoError as error:
             raise GanzoError(f'{given.from_json}: {error}') from None
     options = parser.parse_args(arguments + from_json + argv)
+    game_defaults(options, explicit(parser, arguments + from_json + argv))
     defaults = _defaults(parser)
     changed = {dest for dest in in_json if getattr(options, dest) != defaults.get(dest)}
     warn_about_unused(parser, options, explicit(parser, argv) | changed)
@@ -372,10 +378,19 @@ def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
 
 def complete(options: argparse.Namespace | None = None, **overrides: Any) -> argparse.Namespace:
     """``options`` with every missing option set to its default (library use)."""
-    values = defaults()
-    values.update(vars(options) if options is not None else {})
-    values.update(overrides)
-    return argparse.Namespace(**values)
+    given = {**(vars(options) if options is not None else {}), **overrides}
+    return game_defaults(argparse.Namespace(**{**defaults(), **given}), set(given))
+
+
+def game_defaults(options: argparse.Namespace, given: set[str]) -> argparse.Namespace:
+    """``options`` (changed in place) with the defaults of the chosen game (its
+    class attribute ``defaults``, by option name) for the options not ``given``."""
+    game = getattr(options, 'game', None)
+    if game in Registry.names('game'):
+        for name, value in getattr(Registry.get('game', game), 'defaults', {}).items():
+            if name not in given and hasattr(options, name):
+                setattr(options, name, value)
+    return options
 
 
 def build(namespace: str, option: str, options: argparse.Namespace, *args: Any) -> Any:

@@ -11,9 +11,13 @@ directory. A conditional experiment is scored on images of classes drawn
 uniformly, and for each class of ``--class`` (default: all) on
 ``--samples-per-class`` images of that class: the accuracy of the ``classifier``
 extractor's head, and with ``--per-class`` the FID against the real images of
-the class (``ganzo.metrics.classes``). A folder is scored against the real
-images of ``--evaluation-data-dir``. Either way a small table is printed and
-``--output`` names a JSON file to write.
+the class (``ganzo.metrics.classes``). For unpaired translation, the images are
+G's translations of the held-out images of A (or the training ones), scored
+against the images of B (unless ``--evaluation-data-dir``); paired translation
+is measured on held-out pairs during training instead (``--evaluation-criterion
+l1`` or ``psnr``). A folder is scored against the real images of
+``--evaluation-data-dir``. Either way a small table is printed and ``--output``
+names a JSON file to write.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 from pathlib import Path
 
 import ganzo
+from ganzo.data import Data
 from ganzo.errors import GanzoError
 from ganzo.experiment import TrainedExperiment
 from ganzo.files import atomic_write, load_state
@@ -93,7 +98,13 @@ def score(argv: list[str]) -> None:
     output = options.output or (experiment.path / METRICS_FILE if experiment else None)
     if output is not None and not path_is_writable(Path(output).parent):
         raise GanzoError(f'--output {output}: cannot write there; choose another file')
-    images = None
+    images, inputs, real = None, None, None
+    if experiment is not None and options.kind.translates:
+        if not options.kind.both_ways:
+            raise GanzoError(f'{experiment.path} translates images with pairs to compare with: '
+                             'measure it with --evaluation-criterion l1 or psnr in training')
+        inputs, targets, words = Data.from_options(options).evaluation_domains()
+        real = None if options.evaluation_data_dir else (targets, words)
     if experiment is None:
         images = at_most(image_folder(options.generated_dir, options, '--generated-dir'),
                          options.evaluation_samples)
@@ -102,19 +113,21 @@ def score(argv: list[str]) -> None:
         weights, path = experiment.generator_weights('best')
         load_state(generator, weights, 'generator', path)
         generator.to(device(options))
-    scorer = Scorer(options, options.metrics, images)
+    scorer = Scorer(options, options.metrics, images, real=real)
     conditional = experiment is not None and options.kind.conditional
-    real = real_images_of(options, scorer, options.classes, options.samples_per_class) \
+    real_of_classes = real_images_of(options, scorer, options.classes,
+                                     options.samples_per_class) \
         if conditional and options.per_class else None
     if experiment is None:
         scores = scorer.score_images()
         scored = {'generated_dir': options.generated_dir}
     else:
         noise = Noise.from_options(options)
-        scores = scorer.score_generator(generator, noise)
+        scores = (scorer.score_translations(generator, inputs) if inputs is not None
+                  else scorer.score_generator(generator, noise))
         if conditional:
             scores.update(class_scores(options, scorer, generator, noise, options.classes,
-                                       options.samples_per_class, real))
+                                       options.samples_per_class, real_of_classes))
         scored = {'experiment': options.experiment, 'model_dir': options.model_dir}
     print(table(scores))
     if output is not None:

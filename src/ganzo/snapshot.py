@@ -2,7 +2,8 @@
 
 What a grid shows depends on the kind of run (``ganzo.kind``): images from
 noise for generation, one row per class for conditional generation (the same
-noise in every row), input | generated | target triptychs for translation.
+noise in every row), input | generated | target triptychs for translation,
+round trips A | G(A) | F(G(A)) and B | F(B) | G(F(B)) for unpaired translation.
 """
 
 from __future__ import annotations
@@ -74,6 +75,21 @@ def translation_grid(generator: nn.Module, inputs: torch.Tensor,
     return make_grid(triptychs, nrow=3 * per_row, normalize=True, value_range=(-1, 1))
 
 
+@torch.no_grad()
+def cycle_grid(generator: nn.Module, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The round trips of unpaired translation, one row per image: ``a | G(a) |
+    F(G(a)) | b | F(b) | G(F(b))``, for images ``N x C x H x W`` of A and B in
+    [-1, 1] and a ``ganzo.cycle.GeneratorPair`` (G and F in evaluation mode), as
+    a picture ``C x H' x W'`` in [0, 1]."""
+    device = next(generator.parameters()).device
+    forward, backward = generator.a_to_b, generator.b_to_a
+    to_b, to_a = generate(forward, a.to(device)), generate(backward, b.to(device))
+    rows = [a.to(device), to_b, generate(backward, to_b), b.to(device), to_a,
+            generate(forward, to_a)]
+    return make_grid(torch.stack(rows, 1).flatten(0, 1).float().cpu(), nrow=6, normalize=True,
+                     value_range=(-1, 1))
+
+
 class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
     """Builds the snapshot named by --save-images-as, and is the base of
     snapshots (see ``ganzo.contracts.Snapshot``): every --sample-every epochs it
@@ -86,7 +102,9 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
     noise: ``columns`` noise points, repeated in every row, with the fixed noise
     its labels are kept too. For translation, input | generated | target for
     the data's ``fixed_pairs`` (the first held-out pairs, or the first training
-    pairs), noise unused."""
+    pairs), noise unused; for unpaired translation, the round trips of
+    ``cycle_grid`` for the data's ``fixed_domains`` (the first held-out images of
+    each domain, or the first training ones)."""
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -139,6 +157,8 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
 
     def picture(self, data, noise, generator: nn.Module) -> torch.Tensor:
         """What the generator makes, as a picture ``C x H x W`` in [0, 1]."""
+        if self.kind.both_ways:
+            return cycle_grid(generator, *data.fixed_domains(self.size))
         if self.kind.translates:
             return translation_grid(generator, *data.fixed_pairs(self.size))
         return grid(generate(generator, *self.inputs(noise)), self.columns)

@@ -5,7 +5,8 @@
 ``images`` is a float tensor ``B x C x H x W`` in [-1, 1] (``C`` is 1 for grey
 and 3 for colour, ``H = W = --image-size``) and ``labels`` an int64 tensor ``B``.
 The translation formats ``pair-of-images``, ``colorization`` and
-``super-resolution`` (``TranslationData``) give batches ``(inputs, targets)``.
+``super-resolution`` (``TranslationData``) give batches ``(inputs, targets)``,
+and ``unpaired`` (``UnpairedData``) batches ``(a, b)`` of two domains.
 
 The package's modules:
 
@@ -13,7 +14,8 @@ The package's modules:
   ``mnist``..., ``lsun``, ``mnist-5k``), items ``(image, label)``;
 * ``transforms``: image transforms, class filtering, image decoding;
 * ``loaders``: ``SingleImageData`` (shuffled batches) and ``ImageCache``;
-* ``translation``: the formats of (input, target) pairs.
+* ``translation``: the formats of (input, target) pairs;
+* ``unpaired``: ``UnpairedData``, images of two domains without pairs (CycleGAN).
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ from ganzo.data.translation import (
     TranslationData,
     translation_images,
 )
+from ganzo.data.unpaired import UnpairedData
 from ganzo.kind import kind_of, run_kind
 from ganzo.options import Factory, complete, component_option, non_negative_int, positive_int
 
 __all__ = [
     'CACHE_DIR', 'ColorizationData', 'ConvertMode', 'Data', 'ImageCache', 'ImageFolder',
     'LabelSubset', 'Mnist5k', 'PairOfImagesData', 'PairTransform', 'Pairs', 'SingleImageData',
-    'SuperResolutionData', 'Transform', 'TranslationData', 'decoding_transform',
+    'SuperResolutionData', 'Transform', 'TranslationData', 'UnpairedData', 'decoding_transform',
     'filter_class', 'folder_dataset', 'image_transform', 'input_colors', 'load_image',
     'lsun_dataset', 'mnist_5k_dataset', 'mnist_5k_path', 'readable_image', 'square',
     'translation_images',

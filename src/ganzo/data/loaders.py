@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from ganzo import distributed
 from ganzo.data.transforms import decoding_transform, filter_class, image_transform
@@ -50,7 +50,7 @@ class SingleImageData:
         self.classes = tuple(map(str, getattr(self.dataset, 'classes', []))) if labelled else ()
         seed = int(torch.randint(2**62, ()))
         self.generator = torch.Generator().manual_seed(seed)
-        sampler = distributed.sampler(self.dataset, self.generator)
+        sampler = self.order()
         if len(sampler) < options.batch_size:
             shard = 'of the dataset' if distributed.world_size() == 1 else 'that each process reads'
             raise GanzoError(f'--batch-size {options.batch_size} is larger than the '
@@ -81,6 +81,11 @@ class SingleImageData:
         dataset = Registry.build('dataset', options.dataset, options, transform)
         dataset = filter_class(dataset, options.image_class, options.dataset)
         return ImageCache(dataset, loader_workers(options)) if cache else dataset
+
+    def order(self) -> Sampler:
+        """The order of the items in each epoch, drawn from ``self.generator``: a
+        random permutation of the dataset (this process's shard of it)."""
+        return distributed.sampler(self.dataset, self.generator)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return iter(self.loader)

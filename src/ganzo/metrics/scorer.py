@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 import ganzo
@@ -36,7 +36,9 @@ class Scorer:
     Options: ``--feature-extractor``, ``--evaluation-samples`` (the generated
     images scored, and at most as many real ones), ``--evaluation-data-dir``
     (the real images; default: the training data), ``--metrics-cache``,
-    ``--batch-size``, ``--device``. Everything is checked when it is built; the
+    ``--batch-size``, ``--device``; ``real``, the real images (items ``(image,
+    label)``) and words saying where they come from, replaces the options'
+    (unpaired translation: the images of B). Everything is checked when it is built; the
     features of the real images are computed when first needed, then cached in
     ``--metrics-cache`` per real images, image size, sample count and extractor."""
 
@@ -58,7 +60,8 @@ class Scorer:
 
     def __init__(self, options: argparse.Namespace, metrics: Iterable[str],
                  generated: Dataset | None = None,
-                 extractor: FeatureExtractor | None = None) -> None:
+                 extractor: FeatureExtractor | None = None,
+                 real: tuple[Dataset, str] | None = None) -> None:
         scores.require_torch_fidelity()
         options = complete(options)
         self.metrics = list(metrics)
@@ -71,7 +74,7 @@ class Scorer:
         if 'is' in self.metrics and not self.kind.has_logits:
             raise GanzoError(f'--feature-extractor {options.feature_extractor} has no class '
                              'logits for the Inception Score (is): choose another')
-        dataset, self.source = real_images(options)
+        dataset, self.source = real or real_images(options)
         self.real = at_most(dataset, self.samples)
         self.check(self.samples, f'--evaluation-samples {self.samples}')
         self.check(len(self.real), f'the {len(self.real)} real images of {self.source}')
@@ -160,6 +163,17 @@ class Scorer:
             batches = (generate(generator, *generator_inputs(noise, size, kind, label))
                        for size in batch_sizes(count, self.batch_size))
             return self.extract(batches, count, what, extractor)
+
+    def score_translations(self, generator: nn.Module, inputs: Dataset) -> dict[str, float]:
+        """The metrics of the translations by ``generator`` (in evaluation mode) of
+        the first ``--evaluation-samples`` images of ``inputs`` (items ``(image, label)``)."""
+        from ganzo.snapshot import generate
+        real = self.real_features()
+        inputs = Subset(inputs, range(min(self.samples, len(inputs))))  # type: ignore[arg-type]
+        batches = (generate(generator, images.to(self.device))
+                   for images, _ in self.batches_of(inputs))
+        features, logits = self.extract(batches, len(inputs), 'translated images')
+        return scores.score(self.metrics, features, logits, real)
 
     def score_images(self) -> dict[str, float]:
         """The metrics of the images of ``generated`` (items ``(image, label)``)."""
