@@ -19,6 +19,7 @@ $(READY): pyproject.toml
 
 demo: $(READY)
 	$(VENV)/bin/ganzo --from-json experiments/1-dcgan-mnist.json --delete
+	$(VENV)/bin/ganzo-report runs/dcgan-mnist
 
 test: $(READY)
 	$(PYTHON) -m pytest -n auto

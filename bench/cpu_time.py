@@ -3,16 +3,20 @@ process: a measure that holds up when other processes share the CPUs (wall
 time does not, and two OpenMP threads suffer most from it).
 
     python bench/cpu_time.py [--model dcgan] [--image-size 64] [--steps 4] [--reps 3]
-                             [--threads 1] [--variants 'ganzo fp32' ...]
+                             [--threads 1] [--variants 'ganzo fp32' ...] [--emulated]
 
-Interleaves the variants step by step, ``--steps`` x ``--reps`` training steps
-(batch 64, in-memory batches; a WGAN-GP or SNGAN step is a turn: 5 critic
-batches and a generator step) each, after one step of warm-up, with the
-benchmark's hyper-parameters (bench/run.py); prints as JSON the median images
-per CPU-second of each variant and its ratio to the baseline's, and the median
-images per wall-clock second and the median of the step-by-step ratios to the
-baseline's (with ``--threads 2``: how well each uses two threads, measured so
-that a slow spell of the machine hits all variants alike).
+Interleaves the variants step by step (``ganzo auto`` is ``--precision auto``; those
+in a type that this CPU emulates, such as bf16 without AVX512-BF16 or AMX, 3x to 20x
+slower, only with ``--emulated``), ``--steps`` x ``--reps`` training steps (batch 64,
+in-memory batches; a WGAN-GP or SNGAN step is a turn: 5 critic batches and a
+generator step) each, after one step of warm-up, with the benchmark's
+hyper-parameters (bench/run.py); prints as JSON the median images per CPU-second
+of each variant and its ratio to the baseline's, the median images per
+wall-clock second and the median of the step-by-step ratios to the baseline's
+(with ``--threads 2``: how well each uses two threads, measured so that a slow
+spell of the machine hits all variants alike), with the case of hardware they
+hold on (``hardware``: the CPU, its features, whether bf16 is native;
+ganzo.hardware).
 """
 
 from __future__ import annotations
@@ -32,15 +36,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline  # noqa: E402
 from run import HYPER, training_arguments  # noqa: E402
 
+from ganzo.acceleration import precision  # noqa: E402
 from ganzo.discriminator import Discriminator  # noqa: E402
 from ganzo.game import Game  # noqa: E402
 from ganzo.generator import Generator  # noqa: E402
+from ganzo.hardware import hardware  # noqa: E402
 from ganzo.loss import Loss  # noqa: E402
 from ganzo.noise import Noise  # noqa: E402
 from ganzo.options import parse  # noqa: E402
 
 VARIANTS = {'ganzo fp32': [], 'ganzo fp32 --no-channels-last': ['--no-channels-last'],
-            'ganzo bf16': ['--precision', 'bf16'],
+            'ganzo auto': ['--precision', 'auto'], 'ganzo bf16': ['--precision', 'bf16'],
             'ganzo bf16 --no-channels-last': ['--precision', 'bf16', '--no-channels-last']}
 
 
@@ -55,6 +61,8 @@ def main() -> None:
                         'clock columns, interleaved step by step)')
     parser.add_argument('--variants', nargs='*', choices=list(VARIANTS),
                         help='ganzo variants to run (default: all)')
+    parser.add_argument('--emulated', action='store_true',
+                        help='also run the variants in a type that this CPU emulates (slow)')
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     size, model = arguments.image_size, arguments.model
@@ -63,11 +71,17 @@ def main() -> None:
     opt = baseline.parse([*HYPER[model]['baseline'], '--dataroot', '.', '--image-size', str(size)])
     runners = {'baseline fp32': lambda model: model.step(iter(batch))}
     models = {'baseline fp32': baseline.MODELS[model](opt, torch.device('cpu'))}
+    cpu = hardware('cpu')
+    precisions = {'baseline fp32': 'fp32'}
     for name, extra in VARIANTS.items():
         if arguments.variants is not None and name not in arguments.variants:
             continue
         options = parse(training_arguments(model, size, len(batch), Path('.'))
                         + ['--device', 'cpu', *extra])
+        options.precision = precision(options)
+        if not (arguments.emulated or cpu.native(options.precision)):
+            continue
+        precisions[name] = options.precision
         generator = Generator.from_options(options)
         discriminator = Discriminator.from_options(options)
         models[name] = (Game.from_options(options, generator, discriminator,
@@ -82,9 +96,9 @@ def main() -> None:
     for _ in range(arguments.reps):
         for _ in range(arguments.steps):  # variants interleaved step by step
             for name in models:
-                wall, cpu = time.perf_counter(), time.process_time()
+                wall, clock = time.perf_counter(), time.process_time()
                 runners[name](models[name])
-                speeds[name].append(images / (time.process_time() - cpu))
+                speeds[name].append(images / (time.process_time() - clock))
                 walls[name].append(images / (time.perf_counter() - wall))
     base = statistics.median(speeds['baseline fp32'])
 
@@ -93,13 +107,13 @@ def main() -> None:
         return statistics.median(v / b for v, b in zip(values, walls['baseline fp32']))
 
     print(json.dumps({'model': model, 'image_size': size, 'threads': arguments.threads,
-                      'variants': {name: {
-                          'images_per_cpu_second': round(statistics.median(values), 1),
-                          'ratio': round(statistics.median(values) / base, 3),
-                          'images_per_wall_second': round(statistics.median(walls[name]), 1),
-                          'wall_ratio': round(paired(walls[name]), 3),
-                          'runs': [round(v, 1) for v in values]}
-                          for name, values in speeds.items()}}))
+                      'hardware': cpu.describe(), 'bf16_native': cpu.bf16, 'variants': {
+        name: {'images_per_cpu_second': round(statistics.median(values), 1),
+               'ratio': round(statistics.median(values) / base, 3),
+               'images_per_wall_second': round(statistics.median(walls[name]), 1),
+               'wall_ratio': round(paired(walls[name]), 3),
+               'precision': precisions[name], 'native': cpu.native(precisions[name]),
+               'runs': [round(v, 1) for v in values]} for name, values in speeds.items()}}))
 
 
 if __name__ == '__main__':

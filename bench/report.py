@@ -20,16 +20,30 @@ ISSUE_CEILINGS = {'fp32': 230.0, 'bf16': 465.0}
 TARGETS = {'fp32': 1.05, 'bf16': 1.8}
 
 
-def precision(variant: str) -> str:
-    return 'fp32' if 'fp32' in variant else 'bf16'  # fp16 counts with the half ceiling
+def precision(row: dict, variant: str) -> str:
+    """The type a variant ran in (recorded since ``ganzo auto``; older results: its name)."""
+    return row.get('precision') or ('fp32' if 'fp32' in variant else 'bf16')
 
 
-def target(case: str, variant: str, ratio: float) -> str:
+def runs_in(row: dict, variant: str) -> str:
+    """The type a variant ran in, and whether the hardware computes it natively."""
+    kind = precision(row, variant)
+    if kind == 'fp32' or 'native' not in row:
+        return kind
+    return f'{kind} ({"native" if row["native"] else "emulated"})'
+
+
+def target(case: str, variant: str, row: dict) -> str:
+    """The issue-7 target of a DCGAN variant: 1.05x in fp32, 1.8x in bf16, the latter
+    only where bf16 is native (emulated bf16 is slower than fp32); issue 14's of
+    the SNGAN case (``recipes.target``)."""
     if case == recipes.CASE[0]:
-        return recipes.target(case, variant, ratio)
-    if not case.startswith('dcgan') or variant == 'baseline fp32':
+        return recipes.target(case, variant, row['ratio'])
+    kind = precision(row, variant)
+    if (not case.startswith('dcgan') or variant == 'baseline fp32' or kind == 'fp16'
+            or not row.get('native', True)):
         return ''
-    wanted = TARGETS['fp32' if variant == 'ganzo fp32' else 'bf16']
+    wanted, ratio = TARGETS[kind], row['ratio']
     if ratio >= wanted:
         return f'>= {wanted} met'
     return f'>= {wanted} missed by {100 * (1 - ratio / wanted):.0f}%'
@@ -38,23 +52,24 @@ def target(case: str, variant: str, ratio: float) -> str:
 def training_table(results: dict) -> list[str]:
     cpu = results['machine']['device'] == 'cpu'
     peaks = results['matmul_gflops']
-    head = ('| case | variant | images/s (median) | x baseline fp32 (median of paired ratios) '
-            '| target | GFLOP/s | of ceiling: matmul' + (' / issue' if cpu else '')
+    head = ('| case | variant | runs in | images/s (median) | x baseline fp32 (median of paired '
+            'ratios) | target | GFLOP/s | of ceiling: matmul' + (' / issue' if cpu else '')
             + ' | peak RSS MiB | process wall s |')
-    lines = [head, '|' + '---|' * 9]
+    lines = [head, '|' + '---|' * 10]
     for case, entry in results['training'].items():
         work = results['gflop_per_image'][case]['baseline']
         for variant, row in entry['variants'].items():
             speed, ratio = row['images_per_second'], row['ratio']
             gflops = speed * work
-            kind = precision(variant)
+            kind = 'fp32' if precision(row, variant) == 'fp32' else 'bf16'  # fp16: bf16's
             ceiling = f'{gflops / peaks[kind]:.0%}'
             if cpu:
                 ceiling += f' / {gflops / ISSUE_CEILINGS[kind]:.0%}'
             ceiling += f' ({kind})'
             spread = f'{min(row["ratios"]):.2f}-{max(row["ratios"]):.2f}'
-            lines.append(f'| {case} | {variant} | {speed:.1f} | {ratio:.2f} ({spread}) | '
-                         f'{target(case, variant, ratio)} | {gflops:.0f} | {ceiling} | '
+            lines.append(f'| {case} | {variant} | {runs_in(row, variant)} | {speed:.1f} | '
+                         f'{ratio:.2f} ({spread}) | {target(case, variant, row)} | '
+                         f'{gflops:.0f} | {ceiling} | '
                          f'{row["peak_rss_mib"]:.0f} | {row["wall_seconds"]:.0f} |')
     return lines
 
@@ -88,11 +103,32 @@ def cpu_time_table(results: dict) -> list[str]:
     entry = results.get('cpu_time')
     if not entry:
         return []
-    lines = [f'### One thread, CPU time ({entry["model"]} {entry["image_size"]} px)', '',
-             '| variant | images per CPU-second | x baseline fp32 |', '|---|---|---|']
+    lines = [f'### One thread, CPU time ({entry["model"]} {entry["image_size"]} px)', '']
+    if 'hardware' in entry:
+        lines += [f'On the CPU: {entry["hardware"]}.', '']
+    lines += ['| variant | runs in | images per CPU-second | x baseline fp32 |',
+              '|---|---|---|---|']
     for name, row in entry['variants'].items():
-        lines.append(f'| {name} | {row["images_per_cpu_second"]:.1f} | {row["ratio"]:.2f} |')
+        lines.append(f'| {name} | {runs_in(row, name)} | {row["images_per_cpu_second"]:.1f} | '
+                     f'{row["ratio"]:.2f} |')
     return ['', *lines]
+
+
+def hardware_lines(machine: dict) -> list[str]:
+    """Which case of hardware the ratios hold on (none in results from before
+    ganzo.hardware)."""
+    if 'hardware' not in machine:
+        return []
+    line = f'Hardware (ganzo.hardware): {machine["hardware"]}. '
+    if machine['bf16_native']:
+        line += 'These ratios hold on a device with native bf16.'
+    else:
+        line += ('These ratios hold on a device without native bf16: its variants in an '
+                 'emulated type are left out unless BENCH_EMULATED=1, and `ganzo auto` runs '
+                 f'in {machine["auto_precision"]}.')
+    if machine['device'] != 'cpu':
+        line += f' The CPU (one-thread table): {machine["cpu_hardware"]}.'
+    return ['', line + f' Loader workers, ganzo and baseline alike: {machine["loader_workers"]}.']
 
 
 def render(results: dict, path: Path | str) -> str:
@@ -116,6 +152,7 @@ def render(results: dict, path: Path | str) -> str:
         f'Load average {load["before"][0]:.1f} before, {load["after"][0]:.1f} after'
         + (' (**contended: other processes shared the CPUs; absolute numbers are low and '
            'noisy, the interleaved ratios less so**).' if contended else '.'),
+        *hardware_lines(machine),
         '',
         f'Data: {results["data"]}. Matrix-product ceiling measured in the same run: '
         f'{results["matmul_gflops"]["fp32"]:.0f} GFLOP/s fp32, '

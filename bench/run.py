@@ -16,11 +16,17 @@
 * Images per CPU-second on one thread (bench/cpu_time.py, DCGAN 64 px): ratios
   that hold up when other processes share the CPUs.
 
+The results say which case of hardware they hold on (ganzo.hardware: the CPU or
+GPU, its features, whether bf16 and fp16 are native); variants in a type that the
+device emulates (bf16 on a CPU without AVX512-BF16 or AMX, 3x to 20x slower) are
+left out unless BENCH_EMULATED=1, and `ganzo auto` (--precision auto) always runs.
+
 Results go to bench/results/<device>-<time>.json and to the tables of
 bench/README.md between the markers of the device. Environment:
 BENCH_QUICK=1 (a check that everything works: one repetition, few batches),
 BENCH_REPS (default 3), BENCH_DEVICE (default cuda if available, else cpu),
-BENCH_DATA (default ../shared/data/cifar10-test; random PNGs if absent).
+BENCH_DATA (default ../shared/data/cifar10-test; random PNGs if absent),
+BENCH_EMULATED=1 (also run the variants in an emulated type).
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -48,11 +53,16 @@ sys.path.insert(0, str(BENCH))
 
 import recipes  # noqa: E402
 
+from ganzo.hardware import cpu_features, hardware  # noqa: E402
+from ganzo.hardware import loader_workers as default_workers  # noqa: E402
+from ganzo.options import complete  # noqa: E402
+
 QUICK = os.environ.get('BENCH_QUICK', '') not in ('', '0')
 REPS = int(os.environ.get('BENCH_REPS', 1 if QUICK else 3))
 DEVICE = os.environ.get('BENCH_DEVICE', 'cuda' if torch.cuda.is_available() else 'cpu')
 DATA = Path(os.environ.get('BENCH_DATA', ROOT.parent / 'shared' / 'data' / 'cifar10-test'))
 EPOCHS = 2 if QUICK else 3  # the first one warms up (and compiles)
+EMULATED = os.environ.get('BENCH_EMULATED', '') not in ('', '0')
 
 # name, model, image size, batches per epoch (full, quick); batch 64. A WGAN-GP
 # turn is 5 critic batches and 1 generator step.
@@ -86,13 +96,31 @@ HYPER.update(recipes.HYPER)
 def variants(model: str) -> dict[str, list[str] | None]:
     """Variant name -> extra ganzo arguments (None: the baseline)."""
     found: dict[str, list[str] | None] = {
-        'baseline fp32': None, 'ganzo fp32': [], 'ganzo bf16': ['--precision', 'bf16'],
-        **recipes.variants(model)}
+        'baseline fp32': None, 'ganzo fp32': [], 'ganzo auto': ['--precision', 'auto'],
+        'ganzo bf16': ['--precision', 'bf16'], **recipes.variants(model)}
     if DEVICE.startswith('cuda'):
         found['ganzo fp16'] = ['--precision', 'fp16']
     if model == 'dcgan':  # WGAN-GP's critic cannot be compiled (double backward)
         found['ganzo bf16 compile'] = ['--precision', 'bf16', '--compile']
-    return found
+    return {name: extra for name, extra in found.items() if EMULATED or native(name)}
+
+
+def variant_precision(variant: str) -> str:
+    """The type a variant runs in on this device (``ganzo auto``: the type it chose)."""
+    if 'auto' in variant:
+        return hardware(DEVICE).auto_precision
+    return next((kind for kind in ('bf16', 'fp16') if kind in variant), 'fp32')
+
+
+def native(variant: str) -> bool:
+    """Whether the device computes the variant's type natively (fp32 always)."""
+    return hardware(DEVICE).native(variant_precision(variant))
+
+
+def loader_workers() -> int:
+    """The loader workers of ganzo's default on the device (0 on the CPU): the
+    baseline loads with as many, so that both read the data alike."""
+    return default_workers(complete(device=DEVICE))
 
 
 # Running a command and measuring it
@@ -142,6 +170,7 @@ def run_variant(model: str, size: int, batches: int, extra: list[str] | None, da
     if extra is None:
         return measure([str(BENCH / 'baseline.py'), *HYPER[model]['baseline'],
                         '--dataroot', str(data), '--image-size', str(size),
+                        '--workers', str(loader_workers()),
                         '--batches', str(batches), '--epochs', str(EPOCHS), '--device', DEVICE])
     return run_ganzo(training_arguments(model, size, batches, data) + extra, work)
 
@@ -200,10 +229,11 @@ def count_flops(model: str, size: int) -> dict[str, float]:
 
 def matmul_peaks() -> dict[str, float]:
     """GFLOP/s of a large matrix product in fp32 and bf16 on the device: the
-    practical ceiling, measured now (so under the same load as the rest)."""
+    practical ceiling, measured now (so under the same load as the rest); a smaller
+    one in a type that the device emulates."""
     peaks = {}
-    n = 2048
     for name, dtype in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
+        n = 2048 if hardware(DEVICE).native(name) else 512  # emulated bf16: 1 GFLOP/s or less
         a = torch.randn(n, n, device=DEVICE, dtype=dtype)
         best = float('inf')
         for _ in range(6):
@@ -248,21 +278,30 @@ def subset_folder(data: Path, count: int, work: Path) -> Path:
 # The benchmark
 
 def machine() -> dict:
-    cpuinfo = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
-    model = re.search(r'model name\s*:\s*(.*)', cpuinfo)
-    flags = re.search(r'flags\s*:\s*(.*)', cpuinfo)
-    flags = set(flags.group(1).split()) if flags else set()
+    """The machine, and the case of hardware the results hold on (ganzo.hardware)."""
+    features = cpu_features()
     described = {
-        'cpu': model.group(1) if model else platform.processor(),
-        'cpu_count': os.cpu_count(), 'torch_threads': torch.get_num_threads(),
-        'cpu_features': sorted(flags & {'avx2', 'avx512f', 'avx512_bf16', 'amx_bf16',
-                                        'amx_tile', 'avx512_fp16'}),
+        'cpu': hardware('cpu').name, 'cpu_count': os.cpu_count(),
+        'torch_threads': torch.get_num_threads(),
+        'cpu_features': sorted(name for name in ('avx2', 'avx512_f', 'avx512_bf16', 'amx_bf16',
+                                                  'amx_tile', 'avx512_fp16', 'amx_fp16', 'bf16')
+                               if features.get(name)),
         'torch': torch.__version__, 'python': platform.python_version(),
         'platform': platform.platform(), 'device': DEVICE,
     }
     if DEVICE.startswith('cuda'):
         described['gpu'] = torch.cuda.get_device_name(torch.device(DEVICE))
-    return described
+    return {**described, **hardware_case()}
+
+
+def hardware_case() -> dict:
+    """What the device computes natively, for the results: ``hardware`` (one line),
+    ``bf16_native``, ``fp16_native``, ``auto_precision``, the CPU's line too when the
+    device is a GPU (cpu_time.py measures the CPU), and the loader workers."""
+    found = hardware(DEVICE)
+    return {'hardware': found.describe(), 'cpu_hardware': hardware('cpu').describe(),
+            'bf16_native': found.bf16, 'fp16_native': found.fp16,
+            'auto_precision': found.auto_precision, 'loader_workers': loader_workers()}
 
 
 def median(values: list[float]) -> float:
@@ -297,6 +336,8 @@ def training(data: Path, work: Path, log) -> dict:
             ratios = [r['images_per_second'] / b['images_per_second']
                       for r, b in zip(results, baseline)]
             rows[variant] = {'images_per_second': median(speeds), 'runs': speeds,
+                             'precision': variant_precision(variant),
+                             'native': native(variant),
                              'ratio': median(ratios), 'ratios': ratios,
                              'peak_rss_mib': max(r['peak_rss_mib'] for r in results),
                              'wall_seconds': median([r['wall_seconds'] for r in results])}
@@ -308,14 +349,16 @@ def training(data: Path, work: Path, log) -> dict:
 def pipeline(data: Path, work: Path, log) -> dict:
     size = 64
     quick = ['--batches', '5'] if QUICK else ['--batches', '60']
-    paths = {'folder of PNG, main process': [],
+    paths = {'folder of PNG, main process': ['--loader-workers', '0'],
              'folder of PNG, 2 workers': ['--loader-workers', '2'],
              'in-memory cache': ['--cache-images', '--loader-workers', '2']}
+    if loader_workers() not in (0, 2):  # ganzo's default on a GPU
+        paths[f'folder of PNG, {loader_workers()} workers (default here)'] = []
     results = {}
     for name, extra in paths.items():
         folder = subset_folder(data, 1000, work / f'pipeline-{len(results)}') if QUICK else data
         result = measure([str(BENCH / 'pipeline.py'), '--data-dir', str(folder),
-                          '--image-size', str(size), *quick, *extra])
+                          '--image-size', str(size), '--device', DEVICE, *quick, *extra])
         results[name] = result
         log(f'pipeline {name:28} {result["images_per_second"]:9.0f} img/s  '
             f'setup {result["setup_seconds"]:.1f} s  {result["peak_rss_mib"]:.0f} MiB')
@@ -350,6 +393,7 @@ def main() -> None:
 
     log(f'bench on {DEVICE}{" (quick)" if QUICK else ""}, {REPS} repetitions, '
         f'load average {load_before[0]:.2f}')
+    log(f'hardware {hardware_case()["hardware"]}')
     with tempfile.TemporaryDirectory(prefix='ganzo-bench-') as folder:
         work = Path(folder)
         data, data_described = dataset_folder(work)
@@ -365,6 +409,7 @@ def main() -> None:
         results['pipeline'] = pipeline(data, work, log)
         results['scaling'] = scaling(data, work, log)
         steps = ['--steps', '1', '--reps', '1'] if QUICK else ['--steps', '3', '--reps', '3']
+        steps += ['--emulated'] if EMULATED else []
         results['cpu_time'] = measure([str(BENCH / 'cpu_time.py'), '--model', 'dcgan',
                                        '--image-size', '64', *steps])
         log(f'CPU time, 1 thread: {results["cpu_time"]}')

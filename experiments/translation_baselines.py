@@ -7,6 +7,10 @@
 Usage, from the repository root, with the experiment's JSON file::
 
     python experiments/translation_baselines.py experiments/pix2pix-facades.json
+
+For unpaired translation (``experiments/cyclegan-facades.json``) the targets are
+the training images of domain B, and the held-out pairs those of the data
+(``--domains halves``), in the direction A to B.
 """
 
 import json
@@ -17,6 +21,7 @@ from torch import nn
 
 from ganzo.data import Data
 from ganzo.evaluation import translation_metrics
+from ganzo.kind import run_kind
 from ganzo.options import parse
 
 
@@ -45,8 +50,12 @@ class Identity(nn.Module):
 
 def main(path: str) -> None:
     options = parse(['--from-json', path, '--device', 'cpu', '--no-jitter'])
+    options.kind = run_kind(options, check=False)
     data = Data.from_options(options)
-    targets = torch.stack([target for _, target in data.dataset])
+    if options.kind.both_ways:  # unpaired: the training images of B
+        targets = torch.stack([image for image, _ in data.domains[1]])
+    else:
+        targets = torch.stack([target for _, target in data.dataset])
     baselines = {'mean': Constant(targets.mean(0)), 'input': Identity(options.image_colors)}
     results = {name: translation_metrics(model, data.held_out(), options.batch_size)
                for name, model in baselines.items()}

@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzo.kind import GENERATION, kinds_served, run_kind
+from ganzo.kind import CONDITIONAL, GENERATION, kinds_served, run_kind
 from ganzo.options import complete, load_components
 from ganzo.registry import Registry
 
@@ -45,6 +45,20 @@ def make_image_folder(path: Path, classes: int = 2, per_class: int = 8, size: in
     return path
 
 
+def make_lmdb(path: Path, count: int = 8, size: tuple[int, int] = (20, 16), seed: int = 0) -> Path:
+    """An LMDB database of ``count`` random RGB JPEG images of ``size`` (width,
+    height), keyed as LSUN's are (hex digests): a stand-in for an LSUN category."""
+    import lmdb
+    rng = np.random.default_rng(seed)
+    with lmdb.open(str(path), map_size=1 << 24) as database, database.begin(write=True) as txn:
+        for index in range(count):
+            pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            encoded = io.BytesIO()
+            Image.fromarray(pixels).save(encoded, format='jpeg')
+            txn.put(f'{index:040x}'.encode(), encoded.getvalue())
+    return path
+
+
 @pytest.fixture(scope='session')
 def image_folder(tmp_path_factory) -> Path:
     return make_image_folder(tmp_path_factory.mktemp('images'))
@@ -67,7 +81,8 @@ def tiny_arguments(image_folder: Path, model_dir: Path, **options) -> list[str]:
     return arguments
 
 
-COMMANDS = {'ganzo': 'ganzo.train', 'ganzo.deh': 'ganzo.deh', 'ganzo.score': 'ganzo.score'}
+COMMANDS = {'ganzo': 'ganzo.train', 'ganzo.deh': 'ganzo.deh', 'ganzo.score': 'ganzo.score',
+            'ganzo.report': 'ganzo.report'}
 
 
 def run_ganzo(*arguments: str, module: str = 'ganzo', env: dict | None = None,
@@ -114,42 +129,97 @@ def assert_user_error(result: subprocess.CompletedProcess, *words: str) -> None:
 
 # Components of every kind of run, for tests driven by the registry
 
-def kind_options(namespace: str, name: str, **values) -> argparse.Namespace:
+CLASSES = ('zero', 'one', 'two')  # the classes of the conditional runs of kind_options
+
+
+def kind_options(namespace: str, name: str, kind: str | None = None,
+                 **values) -> argparse.Namespace:
     """Complete options of a tiny run (16 px colour images, 8 noise numbers, 4
     channels) in which the component ``name`` of ``namespace`` serves: the game
-    and the other components are chosen from the registry by the kind of run it
-    serves (the default where it fits)."""
+    and the other components are chosen from the registry by the kind of run
+    (``kind``, or the one it serves, generation where it can; the default
+    component where it fits). A conditional run has the classes ``CLASSES``."""
     served = kinds_served(Registry.get(namespace, name), namespace)
-    kind = GENERATION if GENERATION in served else sorted(served)[0]
+    kind = kind or (GENERATION if GENERATION in served else sorted(served)[0])
 
     def fitting(other: str) -> str:
         names = [Registry.default(other), *Registry.names(other)]
         return next(choice for choice in names if choice is not None
                     and kind in kinds_served(Registry.get(other, choice), other))
 
+    played = GENERATION if kind == CONDITIONAL else kind
     game = next(game for game in Registry.names('game')
-                if getattr(Registry.get('game', game), 'kind', GENERATION) == kind)
+                if getattr(Registry.get('game', game), 'kind', GENERATION) == played
+                and (kind != CONDITIONAL or getattr(Registry.get('game', game), 'conditional',
+                                                    False)))
     base = dict(image_size=16, image_colors=3, state_size=8, generator_channels=4,
                 discriminator_channels=4, device='cpu', game=game,
                 data_format=fitting('data'), generator=fitting('generator'),
-                discriminator=fitting('discriminator'), loss=fitting('loss'))
-    return complete(**{**base, namespace: name, **values})
+                discriminator=fitting('discriminator'), loss=fitting('loss'),
+                conditional=kind == CONDITIONAL)
+    options = complete(**{**base, namespace: name, **values})
+    if kind == CONDITIONAL:
+        options.kind = run_kind(options, CLASSES, check=False)
+    return options
 
 
-def generator_inputs(options: argparse.Namespace, batch: int = 3) -> torch.Tensor:
-    """What a generator of ``options`` takes: noise ``B x Z``, or images ``B x I x H x W``."""
+def network_variants(network: str) -> list[tuple[str, str | None]]:
+    """Every registered ``network`` ('generator' or 'discriminator') in every way
+    it runs: ``(name, None)`` in the kind of run it serves first, and
+    ``(name, mode)`` in a conditional run for each of its conditioning modes."""
+    return [(name, mode) for name in Registry.names(network)
+            for mode in [None, *(getattr(Registry.get(network, name), 'conditioning', ())
+                                 if CONDITIONAL in kinds_served(Registry.get(network, name),
+                                                                network) else ())]]
+
+
+def variant_options(network: str, name: str, mode: str | None, **values) -> argparse.Namespace:
+    """``kind_options`` of the ``network`` ``name``, in a conditional run that
+    conditions it by ``mode`` (unless None)."""
+    if mode is None:
+        return kind_options(network, name, **values)
+    other = {'generator': 'discriminator', 'discriminator': 'generator'}[network]
+    return kind_options(network, name, CONDITIONAL, **{
+        f'{network}_conditioning': mode, f'{other}_conditioning': None, **values})
+
+
+def assert_builds_the_registered_class(network: str, name: str, mode: str | None) -> None:
+    """``Generator.from_options`` (or ``Discriminator``) builds the registered
+    class ``name``, conditioned by ``mode`` (None: not conditioned)."""
+    from ganzo.discriminator import Discriminator
+    from ganzo.generator import Generator
+    factory = Generator if network == 'generator' else Discriminator
+    model = factory.from_options(variant_options(network, name, mode))
+    assert type(model) is Registry.get(network, name)
+    assert getattr(getattr(model, 'conditioner', None), 'mode', None) == mode
+
+
+def labels_of(options: argparse.Namespace, batch: int) -> tuple[torch.Tensor, ...]:
+    """What the networks take after their images or noise: labels ``B`` (every
+    class in turn) in a conditional run, nothing otherwise."""
+    kind = options.kind if hasattr(options, 'kind') else run_kind(options, check=False)
+    return kind.condition(torch.arange(batch) % max(1, len(kind.classes)))
+
+
+def generator_inputs(options: argparse.Namespace, batch: int = 3) -> tuple[torch.Tensor, ...]:
+    """What a generator of ``options`` takes: noise ``B x Z`` (and labels ``B``
+    in a conditional run), or images ``B x I x H x W``."""
     kind = run_kind(options, check=False)
     if kind.translates:
-        return torch.rand(batch, kind.input_colors, options.image_size, options.image_size) * 2 - 1
-    return torch.randn(batch, options.state_size)
+        return (torch.rand(batch, kind.input_colors, options.image_size,
+                           options.image_size) * 2 - 1,)
+    return torch.randn(batch, options.state_size), *labels_of(options, batch)
 
 
-def discriminator_inputs(options: argparse.Namespace, batch: int = 3) -> torch.Tensor:
-    """What a discriminator of ``options`` takes: images ``B x C x H x W``, or in
-    translation (input, image) pairs ``B x (I + C) x H x W``."""
+def discriminator_inputs(options: argparse.Namespace, batch: int = 3) -> tuple[torch.Tensor, ...]:
+    """What a discriminator of ``options`` takes: images ``B x C x H x W`` (and
+    labels ``B`` in a conditional run), or in paired translation (input, image)
+    pairs ``B x (I + C) x H x W``."""
     kind = run_kind(options, check=False)
-    channels = options.image_colors + (kind.input_colors if kind.translates else 0)
-    return torch.rand(batch, channels, options.image_size, options.image_size) * 2 - 1
+    paired = kind.translates and not kind.both_ways
+    channels = options.image_colors + (kind.input_colors if paired else 0)
+    images = torch.rand(batch, channels, options.image_size, options.image_size) * 2 - 1
+    return images, *labels_of(options, batch)
 
 
 @pytest.fixture

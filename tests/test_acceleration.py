@@ -19,6 +19,8 @@ from ganzo.noise import Noise
 from ganzo.options import complete
 
 NETWORKS = [('conv', 'gan'), ('good', 'wgan-gp')]
+# bf16 and fp16 are emulated on many CPUs: their warning is tested in test_hardware.py.
+pytestmark = pytest.mark.filterwarnings('ignore:--precision .* is emulated')
 
 
 def tiny_options(**values):

@@ -206,6 +206,29 @@ def delete_not_a_run(tmp: Path, model_dir: Path) -> list[str]:
     return [*tiny_arguments(tmp / 'images', model_dir, epochs=1), '--delete']
 
 
+def unpaired(layout: str, **options) -> Callable[[Path, Path], list[str]]:
+    """A new cycle run on a folder holding trainA/ and trainB/ of good images,
+    changed by ``layout``."""
+    def prepare(tmp: Path, model_dir: Path) -> list[str]:
+        root = tmp / 'domains'
+        for name in ('trainA', 'trainB'):
+            (root / name).mkdir(parents=True)
+            for file, write in GOOD:
+                write(root / name / file)
+        if layout == 'no trainA':
+            shutil.rmtree(root / 'trainA')
+        elif layout == 'empty trainB':
+            for path in (root / 'trainB').iterdir():
+                path.unlink()
+        elif layout == 'grey trainB':
+            for path in (root / 'trainB').iterdir():
+                png('L')(path)
+        elif layout == 'testA only':
+            shutil.copytree(root / 'trainA', root / 'testA')
+        return fresh(root, model_dir, **{'game': 'cycle', 'batch_size': 2, **options})
+    return prepare
+
+
 def file_as(name: str) -> Callable[[Path], Path]:
     def make(tmp: Path) -> Path:
         (tmp / name).write_text('a file')
@@ -239,6 +262,19 @@ CASES = {
     'ema decay of 1': Case(new(ema_decay=1), ['--ema-decay']),
     'unknown augmentation': Case(new(augment='color,zoom'), ['--augment', 'zoom']),
     'learning rates that never decay': Case(new(lr_decay_start=5), ['--lr-decay-start 5']),
+    'conditional on data of one class': Case(new(conditional=True),
+                                             ['--conditional', 'has 1 (class0)']),
+    'conditional discriminator, unconditional generator': Case(
+        new(discriminator_conditioning='projection'),
+        ['--discriminator-conditioning projection', '--conditional']),
+    'conditioning a network cannot do': Case(
+        new(conditional=True, generator='fc', generator_conditioning='batch-norm'),
+        ['--generator-conditioning batch-norm', 'concat', 'conv, good, resnet']),
+    'conditional with a network without labels': Case(
+        new(conditional=True, discriminator='patch-gan'),
+        ['--conditional', '--discriminator', 'not patch-gan']),
+    'conditional translation': Case(new(conditional=True, game='translate'),
+                                    ['--conditional', '--game translate']),
     'unknown image class': Case(new(image_class='zebra'), ['--image-class', 'zebra']),
     'batch larger than data': Case(new(batch_size=1000), ['--batch-size 1000']),
     'missing data folder': Case(new(data_dir='/no/such/folder'), ['--data-dir']),
@@ -285,6 +321,23 @@ CASES = {
                                                   for i in range(4)], image_size=16), OK),
     'one very large image': Case(data(*GOOD[:3], ('large.png', very_large)), OK),
     'decompression bomb': Case(data(*GOOD, ('bomb.png', bomb)), OK),
+    # unpaired data (the cycle game)
+    'unpaired without trainA': Case(unpaired('no trainA'), ['--data-dir', 'no trainA/ folder']),
+    'unpaired with an empty trainB': Case(unpaired('empty trainB'), ['trainB holds no images']),
+    'unpaired with a grey domain': Case(unpaired('grey trainB'),
+                                        ['trainB holds only grey images', '--image-colors 1']),
+    'unpaired with testA but no testB': Case(unpaired('testA only'), ['has testA/ but no testB/']),
+    'unpaired with one domain folder': Case(unpaired('', domain_a_dir='/x'),
+                                            ['--domain-a-dir and --domain-b-dir go together']),
+    'cycle game with paired data': Case(
+        unpaired('', data_format='pair-of-images'),
+        ['--game cycle is for unpaired image-to-image translation', 'not pair-of-images']),
+    'translate game with unpaired data': Case(
+        unpaired('', game='translate', generator='u-gen', discriminator='patch-gan',
+                 data_format='unpaired'), ['--game translate', 'pair-of-images', 'not unpaired']),
+    'unpaired data with the standard game': Case(
+        unpaired('', game='standard', data_format='unpaired'),
+        ['--data-format unpaired is for unpaired image-to-image translation', '--game cycle']),
     # checkpoints and saved options
     'truncated checkpoint': Case(restore(cut(0.5)), ['checkpoint.pt', 'corrupt or truncated']),
     'empty checkpoint': Case(restore(cut(0)), ['checkpoint.pt', 'corrupt or truncated']),

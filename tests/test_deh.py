@@ -24,6 +24,7 @@ from ganzo.deh import main
 from ganzo.files import load
 from ganzo.generator import Generator
 from ganzo.inference import slerp, to_image
+from ganzo.metrics.real import image_folder
 from ganzo.options import complete
 from ganzo.registry import Registry
 from ganzo.snapshot import generate
@@ -112,6 +113,43 @@ def test_each_sample_is_a_png_equal_to_its_cell_of_the_grid(trained):
         cell = grid[2 + row * 10:10 + row * 10, 2 + column * 10:10 + column * 10]
         assert np.array_equal(sample, cell), index
     assert not (folder / '0004.png').exists()
+
+
+def test_the_grid_shows_at_most_64_images_or_the_grid_size(trained):
+    arguments = [*experiment_arguments(trained), '--no-sample-from-fixed-noise', '--seed', 1]
+    many = deh(*arguments, '--num-samples', 100)
+    assert len(list(many.glob('0*.png'))) == 100
+    assert Image.open(many / 'grid.png').size == (8 * 10 + 2, 8 * 10 + 2)  # 64: 8 x 8 cells
+    first = pixels(many / 'grid.png')[2:10, 2:10]
+    assert np.array_equal(first, pixels(many / '0001.png'))
+    ten = deh(*arguments, '--num-samples', 100, '--grid-size', 10)
+    assert Image.open(ten / 'grid.png').size == (4 * 10 + 2, 3 * 10 + 2)  # 10: 4 per row
+    rows = deh(*arguments, '--num-samples', 3, '--interpolate', 5, '--grid-size', 7)
+    assert Image.open(rows / 'grid.png').size == (5 * 10 + 2, 1 * 10 + 2)  # whole rows
+
+
+def test_ganzo_eval_scores_the_samples_of_a_deh_folder_not_its_grid(trained, recwarn):
+    folder = deh(*experiment_arguments(trained), '--num-samples', 3)
+    options = complete(image_size=8, image_colors=3)
+    samples = image_folder(str(folder), options, '--generated-dir')
+    assert sorted(Path(path).name for path, _ in samples.samples) == [
+        '0001.png', '0002.png', '0003.png']
+    assert not recwarn.list  # deh.json is deh's, not a file to warn about
+    (folder / 'notes.txt').write_text('not an image')
+    assert len(image_folder(str(folder), options, '--generated-dir')) == 3
+    [warning] = recwarn.list
+    assert str(warning.message) == (f'--generated-dir {folder}: skipped 1 files that are not '
+                                    'readable images')
+
+
+def test_training_options_are_accepted_and_ignored(trained):
+    folder = deh(*experiment_arguments(trained), '--epochs', 5, '--restore', '--loss', 'wgan',
+                 '--generator-lr', '0.1', '--no-soft-labels', '--discriminator-hooks')
+    used = json.loads((folder / 'deh.json').read_text())
+    for option in ('epochs', 'restore', 'loss', 'generator_lr', 'soft_labels',
+                   'discriminator_hooks'):
+        assert option not in used
+    assert_user_error(user_error(*experiment_arguments(trained), '--loss', 'nope'), '--loss')
 
 
 def test_seed_reproduces_and_no_fixed_noise_gives_new_images(trained):
@@ -275,6 +313,7 @@ def translator(tmp_path, monkeypatch):
     run_dir = tmp_path / 'runs' / 'translator'
     run_dir.mkdir(parents=True)
     options = {'ganzo_version': '0.1.0', 'experiment': 'translator', 'game': 'translate',
+               'data_format': 'pair-of-images', 'direction': 'first-to-second',
                'generator': 'tiny-translator', 'image_size': 8, 'image_colors': 3,
                'batch_size': 3, 'loss': 'pix2pix', 'l1_weight': 100}
     (run_dir / 'options.json').write_text(json.dumps(options))
@@ -385,6 +424,9 @@ def test_translation_errors(translator, trained, tmp_path):
                                  '--interpolate', 3), '--interpolate')
     assert_user_error(user_error(*experiment_arguments(trained), '--input', tmp_path / 'empty'),
                       '--input', 'noise')
+    assert_user_error(user_error(*experiment_arguments(run_dir), '--input', tmp_path / 'empty',
+                                 '--direction', 'b-to-a'),
+                      '--direction b-to-a', 'trained first-to-second', 'that way only')
     assert not list(run_dir.glob('deh-*'))
 
 
@@ -413,7 +455,8 @@ def edit_options(**values):
     (None, ['--interpolate', 1], ['--interpolate']),
     (None, ['--interpolate', 3, '--num-samples', 1], ['--interpolate', '--num-samples 2']),
     (None, ['--device', 'nonsense'], ['--device']),
-    (None, ['--epochs', 3], ['--epochs']),  # a training option on the command line
+    (None, ['--epochs', -3], ['--epochs']),  # a training option: ignored, but checked
+    (None, ['--num-sample', 3], ['--num-sample']),
     (lambda d: (d / 'checkpoint.pt').unlink(), ['--checkpoint', 'last'], ['checkpoint.pt']),
     (lambda d: (d / 'checkpoint.pt').unlink(), [], ['checkpoint.pt', 'fixed noise']),
     (lambda d: (d / 'generator.pt').unlink(), [], ['generator.pt', '--checkpoint last']),

@@ -1,13 +1,21 @@
-"""Discriminators: every registered one (a plugin's too) is built from its
-options and runs forward and backward; then the specifics of each architecture."""
+"""Discriminators: every registered one (a plugin's too), in every way it takes
+class labels, is built from its options and runs forward and backward; then
+the specifics of each architecture."""
 
 from argparse import Namespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from conftest import discriminator_inputs, kind_options
+from conftest import (
+    CLASSES,
+    assert_builds_the_registered_class,
+    discriminator_inputs,
+    network_variants,
+    variant_options,
+)
 from ganzo.discriminator import ConvDiscriminator, Discriminator
 from ganzo.errors import GanzoError
 from ganzo.generator import ConvGenerator
@@ -16,16 +24,18 @@ from ganzo.registry import Registry
 from test_layers import assert_spectral_norm_works, attention_map_size
 
 NAMES = Registry.names('discriminator')
+VARIANTS = network_variants('discriminator')  # (name, conditioning mode or None)
 
 
-def options(name: str = 'conv', **values) -> Namespace:
+def options(name: str = 'conv', mode: str | None = None, **values) -> Namespace:
     """Tiny options in which the discriminator ``name`` serves: 16 px colour
-    images (or pairs of images, in translation), 4 channels."""
-    return kind_options('discriminator', name, **values)
+    images (or pairs of images, in translation), 4 channels; in a conditional
+    run with its conditioning ``mode`` unless None."""
+    return variant_options('discriminator', name, mode, **values)
 
 
-def build(name: str, **values) -> nn.Module:
-    return Registry.build('discriminator', name, options(name, **values))
+def build(name: str, mode: str | None = None, **values) -> nn.Module:
+    return Registry.build('discriminator', name, options(name, mode, **values))
 
 
 def test_the_default_is_dcgan():
@@ -33,31 +43,35 @@ def test_the_default_is_dcgan():
     assert Registry.default('discriminator') == 'conv'
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_from_options_builds_the_registered_class(name):
-    discriminator = Discriminator.from_options(options(name))
-    assert type(discriminator) is Registry.get('discriminator', name)
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_from_options_builds_the_registered_class(name, mode):
+    assert_builds_the_registered_class('discriminator', name, mode)
 
 
-@pytest.mark.parametrize('name', NAMES)
+@pytest.mark.parametrize('name, mode', VARIANTS)
 @pytest.mark.parametrize('size', [8, 16, 32, 48])
 @pytest.mark.parametrize('colors', [1, 3])
-def test_finite_logits_for_each_image(name, size, colors):
-    values = options(name, image_size=size, image_colors=colors)
-    logits = build(name, image_size=size, image_colors=colors)(discriminator_inputs(values))
+def test_finite_logits_for_each_image(name, mode, size, colors):
+    values = options(name, mode, image_size=size, image_colors=colors)
+    logits = Registry.build('discriminator', name, values)(*discriminator_inputs(values))
     assert logits.shape[0] == 3 and torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize('name', ['conv', 'fc', 'good', 'resnet'])
-def test_one_logit_per_image(name):
-    assert build(name)(discriminator_inputs(options(name))).shape == (3,)
+@pytest.mark.parametrize('name, mode', [(name, mode) for name, mode in VARIANTS
+                                        if name in ('conv', 'fc', 'good', 'resnet')])
+def test_one_logit_per_image(name, mode):
+    assert build(name, mode)(*discriminator_inputs(options(name, mode))).shape == (3,)
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_gradients_reach_every_parameter_and_the_images(name):
-    discriminator = build(name)
-    images = discriminator_inputs(options(name)).requires_grad_(True)
-    logits = discriminator(images)
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_gradients_reach_every_parameter_and_the_images(name, mode):
+    discriminator = build(name, mode)
+    images, *labels = discriminator_inputs(options(name, mode))
+    images.requires_grad_(True)
+    logits = discriminator(images, *labels)
+    if mode == 'auxiliary':  # its classifier learns from the classification loss
+        logits = logits + F.cross_entropy(discriminator.classify(images), *labels,
+                                          reduction='none')
     (logits * torch.randn_like(logits)).sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
     for parameter_name, parameter in discriminator.named_parameters():
@@ -65,10 +79,25 @@ def test_gradients_reach_every_parameter_and_the_images(name):
         assert parameter.grad.abs().sum() > 0, parameter_name
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_eval_mode_works_on_a_single_image(name):
-    discriminator = build(name).eval()
-    assert discriminator(discriminator_inputs(options(name), 1)).shape[0] == 1
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_eval_mode_works_on_a_single_image(name, mode):
+    discriminator = build(name, mode).eval()
+    assert discriminator(*discriminator_inputs(options(name, mode), 1)).shape[0] == 1
+
+
+@pytest.mark.parametrize('name, mode', [(name, mode) for name, mode in VARIANTS if mode])
+def test_the_score_depends_on_the_label(name, mode):
+    torch.manual_seed(0)
+    discriminator = build(name, mode).eval()
+    image = torch.rand(1, 3, 16, 16).expand(len(CLASSES), -1, -1, -1) * 2 - 1
+    labels = torch.arange(len(CLASSES))
+    if mode == 'auxiliary':  # its logits say real or fake; its classifier scores the label
+        logits = discriminator(image, labels)
+        assert torch.allclose(logits, logits[:1].expand(len(CLASSES)))
+        scores = -F.cross_entropy(discriminator.classify(image), labels, reduction='none')
+    else:
+        scores = discriminator(image, labels)
+    assert len(set(scores.tolist())) == len(CLASSES), scores
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -182,11 +211,12 @@ def test_no_options_for_inference():
     assert not hasattr(parser.parse_args([]), 'discriminator')
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_spectral_norm_makes_every_weight_1_lipschitz(name):
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_spectral_norm_makes_every_weight_1_lipschitz(name, mode):
     assert_spectral_norm_works(
-        lambda on: Discriminator.from_options(options(name, discriminator_spectral_norm=on)),
-        lambda: discriminator_inputs(options(name)))
+        lambda on: Discriminator.from_options(options(name, mode,
+                                                      discriminator_spectral_norm=on)),
+        lambda: discriminator_inputs(options(name, mode)))
 
 
 @pytest.mark.parametrize('name,reached', [('conv', [16, 8, 4]), ('resnet', [16, 8])])
@@ -196,3 +226,13 @@ def test_attention_at_each_resolution_the_discriminator_reaches(name, reached):
         assert attention_map_size(discriminator, torch.randn(2, 3, 32, 32)) == (resolution,) * 2
     with pytest.raises(GanzoError, match=f'--discriminator-attention 32: the {name} '):
         build(name, image_size=32, discriminator_attention=32)
+
+
+def test_patch_gan_with_instance_normalization():
+    norms = (nn.BatchNorm2d, nn.InstanceNorm2d)
+    default = [type(m) for m in build('patch-gan').modules() if isinstance(m, norms)]
+    instance = build('patch-gan', discriminator_normalization='instance')
+    assert default and set(default) == {nn.BatchNorm2d}  # pix2pix's by default
+    assert {type(m) for m in instance.modules() if isinstance(m, norms)} == {nn.InstanceNorm2d}
+    assert all(m.bias is not None for m in instance.modules() if isinstance(m, nn.Conv2d))
+    assert instance(*discriminator_inputs(options("patch-gan"))).shape == (3, 1, 2, 2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -87,11 +88,9 @@ def arguments(image_folder: Path, model_dir: Path, **options) -> list[str]:
     """A tiny run that logs to a file, with the game that asks most of
     DistributedDataParallel: a gradient penalty, several discriminator steps
     per generator step (a generator forward without gradients), a hook. torchrun
-    would take ``--log`` for an abbreviation of its own ``--log-dir``: it comes
-    from a JSON file."""
-    settings = model_dir.with_suffix('.json')
-    settings.write_text(json.dumps({'log': 'file'}))
-    return tiny_arguments(image_folder, model_dir, log=None, from_json=settings,
+    would take ``--log`` for an abbreviation of its own ``--log-dir``: the option
+    is spelled ``--statistics``."""
+    return tiny_arguments(image_folder, model_dir, log=None, statistics='file',
                           loss='wgan-gp', discriminator_iterations=2, max_batches_per_epoch=4,
                           discriminator_hooks='weight-clipper', **options)
 
@@ -111,8 +110,10 @@ def test_two_processes_train_and_only_rank_0_writes(two_processes):
     assert sorted(path.name for path in (two_processes / 'samples').iterdir()) == [
         'epoch-0001.png', 'epoch-0002.png', 'epoch-0003.png']
     assert sorted(path.name for path in two_processes.iterdir()) == [
-        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'options.json', 'samples',
-        'statistics.log']
+        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'history.json', 'options.json',
+        'plots.png', 'samples', 'statistics.log']
+    history = json.loads((two_processes / 'history.json').read_text())['epochs']
+    assert [record['epoch'] for record in history] == [1, 2, 3]
 
 
 def test_restored_run_continues_exactly_and_with_another_number_of_processes(
@@ -131,15 +132,51 @@ def test_restored_run_continues_exactly_and_with_another_number_of_processes(
     assert all(torch.isfinite(tensor).all() for tensor in after['generator'].values())
 
 
+def readme_command(start: str, **values: str) -> list[str]:
+    """The README's command line that begins with ``start`` (its continued lines
+    joined), split as a shell would, with the ``values`` of its variables."""
+    text = (ROOT / 'README.md').read_text().replace('\\\n', ' ')
+    [line] = [line for line in text.splitlines() if line.startswith(start)]
+    for name, value in values.items():
+        line = line.replace(f'${name}', value)
+    return shlex.split(line)
+
+
+def on_this_machine(command: list[str], port: int, **replaced: str) -> list[str]:
+    """A README torchrun command on loopback, one process per node: the values
+    of the options ``replaced`` (such as ``--from-json``) changed."""
+    values = {'--nproc-per-node': '1', '--rdzv-endpoint': f'127.0.0.1:{port}',
+              '--rdzv-id': f'test-{port}', **replaced}
+    return [values.get(command[index - 1], argument)
+            for index, argument in enumerate(command)]
+
+
+def test_torchrun_reads_the_readme_commands_and_leaves_statistics_to_ganzo():
+    from torch.distributed.run import get_args_parser
+    node = readme_command('torchrun --nnodes 2')
+    slurm = readme_command('srun torchrun', SLURM_NNODES='2', head='host0',
+                           SLURM_JOB_ID='7')[1:]
+    for command in (node, slurm):
+        parsed = get_args_parser().parse_args(command[1:])
+        ganzo = parsed.training_script_args
+        assert parsed.training_script == 'ganzo' and parsed.module and parsed.log_dir is None
+        assert ganzo[ganzo.index('--statistics') + 1] == 'file'
+    with pytest.raises(SystemExit):  # what --log would do: torchrun takes it for its own
+        get_args_parser().parse_args([*node[1:-2], '--log', 'file'])
+
+
 def test_two_nodes_on_loopback_train_as_two_processes_on_one(image_folder, tmp_path,
                                                              two_processes):
-    port = free_port()
-    nodes = [subprocess.Popen(
-        torchrun('--nnodes', 2, '--nproc-per-node', 1, '--node-rank', node, '--master-addr',
-                 '127.0.0.1', '--master-port', port, '-m', 'ganzo',
-                 *arguments(image_folder, tmp_path, epochs=3)),
-        env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL) for node in (0, 1)]
+    """The README's command for several machines, run on this one as two nodes."""
+    settings = tmp_path / 'run.json'
+    settings.write_text(json.dumps({}))
+    command = on_this_machine(readme_command('torchrun --nnodes 2'), free_port(),
+                              **{'--from-json': str(settings)})
+    extra = [argument for argument in arguments(image_folder, tmp_path, epochs=3)
+             if not argument.startswith('--statistics')]
+    nodes = [subprocess.Popen(torchrun(*command[1:], *extra), env=environment(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              stdin=subprocess.DEVNULL) for _ in range(2)]
     try:
         outputs = [node.communicate(timeout=TIMEOUT) for node in nodes]
     finally:
@@ -147,6 +184,8 @@ def test_two_nodes_on_loopback_train_as_two_processes_on_one(image_folder, tmp_p
             node.kill()
     assert [node.returncode for node in nodes] == [0, 0], outputs
     assert_same_models(checkpoint(two_processes), checkpoint(tmp_path / 'tiny'))
+    log = (tmp_path / 'tiny' / 'statistics.log').read_text().splitlines()
+    assert [json.loads(line)['epoch'] for line in log] == [1, 2, 3]
 
 
 def test_a_killed_rank_ends_the_job_with_an_error_in_bounded_time(image_folder, tmp_path):
@@ -246,3 +285,14 @@ def test_parallel_timeout_comes_from_the_environment(monkeypatch, value, seconds
             timeout()
     else:
         assert timeout().total_seconds() == seconds
+
+
+def test_a_conditional_run_trains_in_two_processes(image_folder, tmp_path):
+    """Labels through DistributedDataParallel: conditional batch normalization,
+    and an auxiliary classifier, which the loss calls beside the wrapper's forward."""
+    standalone(2, *arguments(image_folder, tmp_path, epochs=2, conditional=True,
+                             generator_conditioning='batch-norm',
+                             discriminator_conditioning='auxiliary'))
+    saved = checkpoint(tmp_path / 'tiny')
+    assert saved['epoch'] == 2 and saved['kind']['classes'] == ['class0', 'class1']
+    assert all(torch.isfinite(tensor).all() for tensor in saved['discriminator'].values())

@@ -3,6 +3,7 @@ generator), the learning-rate schedule and the augmentations."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganzo.errors import GanzoError
@@ -167,9 +168,9 @@ def test_a_decay_that_starts_after_the_last_epoch_is_one_error_line():
 class Seeing(nn.Module):
     """A discriminator that records every batch it sees."""
 
-    def __init__(self):
+    def __init__(self, channels=1):
         super().__init__()
-        self.linear = nn.Linear(16, 1)
+        self.linear = nn.Linear(16 * channels, 1)
         self.seen = []
 
     def forward(self, images):
@@ -201,3 +202,99 @@ def test_the_discriminator_sees_augmented_images_and_the_generator_learns_throug
     [gradient] = gradients
     assert (gradient[seen_by_generator == 0] == 0).all()
     assert (gradient[seen_by_generator != 0] != 0).all()
+class ConditionalGenerator(nn.Module):
+    """Records the labels it is given."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 16)
+        self.labels = []
+
+    def forward(self, noise, labels):
+        self.labels.append(labels)
+        return self.linear(noise).view(-1, 1, 4, 4) + labels.view(-1, 1, 1, 1)
+
+
+class RecordingLoss(CountingLoss):
+    def __init__(self, discriminator):
+        super().__init__(discriminator)
+        self.labels = []
+
+    def for_generator(self, fake_data, labels=None):
+        self.labels.append(labels)
+        return super().for_generator(fake_data, labels)
+
+    def for_discriminator(self, real_data, fake_data, labels=None):
+        self.labels.append(labels)
+        return super().for_discriminator(real_data, fake_data, labels)
+
+
+def test_a_conditional_game_makes_images_of_the_classes_of_each_batch():
+    from ganzo.kind import run_kind
+    options = complete(state_size=3, device='cpu', conditional=True)
+    options.kind = run_kind(options, ('a', 'b', 'c'))
+    generator, (_, discriminator) = ConditionalGenerator(), models()
+    loss = RecordingLoss(discriminator)
+    data = [(torch.randn(2, 1, 4, 4), torch.tensor([2, 0])),
+            (torch.randn(2, 1, 4, 4), torch.tensor([1, 1]))]
+    StandardGame(options, generator, discriminator, loss).run_epoch(data, GaussianNoise(options))
+    assert [labels.tolist() for labels in generator.labels] == [[2, 0], [1, 1]]
+    assert [labels.tolist() for labels in loss.labels] == [[2, 0], [2, 0], [1, 1], [1, 1]]
+
+
+class SeeingConditional(nn.Module):
+    """A conditional discriminator that records the images and labels it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(16, 1)
+        self.seen = []
+
+    def forward(self, images, labels):
+        self.seen.append((images, labels))
+        return self.linear(images.flatten(1)).view(-1) + labels
+
+
+def test_a_conditional_discriminator_sees_augmented_images_with_their_labels():
+    from ganzo.kind import run_kind
+    torch.manual_seed(0)
+    options = complete(state_size=3, device='cpu', conditional=True, augment='cutout')
+    options.kind = run_kind(options, ('a', 'b', 'c'))
+    discriminator = SeeingConditional()
+    real, labels = torch.randn(2, 1, 4, 4), torch.tensor([2, 0])
+    StandardGame(options, ConditionalGenerator(), discriminator,
+                 GANLoss(options, discriminator)).run_epoch([(real, labels)],
+                                                            GaussianNoise(options))
+    assert len(discriminator.seen) == 3  # real, generated; generated in the generator's step
+    for images, seen_labels in discriminator.seen:
+        assert ((images == 0).flatten(1).sum(1) > 0).all()  # cut
+        assert seen_labels.tolist() == [2, 0]
+    seen_real = discriminator.seen[0][0]
+    assert torch.equal(seen_real[seen_real != 0], real[seen_real != 0])
+
+
+def test_pix2pix_takes_its_l1_on_the_generated_images_not_the_augmented_pairs():
+    from ganzo.game import TranslateGame
+    from ganzo.loss import Pix2PixLoss
+    torch.manual_seed(0)
+    options = complete(device='cpu', game='translate', data_format='colorization',
+                       generator='u-gen', discriminator='patch-gan', loss='pix2pix',
+                       augment='cutout', l1_weight=1.0)
+    generator, discriminator = nn.Conv2d(1, 1, 1), Seeing(channels=2)
+    loss = Pix2PixLoss(options, discriminator)
+    game = TranslateGame(options, generator, discriminator, loss)
+    inputs, targets = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    with torch.no_grad():
+        generated = generator(inputs)
+    game.run_epoch([(inputs, targets)], None)
+    seen_by_generator = discriminator.seen[-1]
+    assert (seen_by_generator == 0).any()  # the pairs are cut, input and image alike
+    assert torch.equal(seen_by_generator[:, 0] == 0, seen_by_generator[:, 1] == 0)
+    # the generator's loss: the adversarial one on what D saw, L1 on the images themselves
+    adversarial = GANLoss(options, discriminator).for_generator(seen_by_generator.detach())
+    expected = adversarial + F.l1_loss(generated, targets)
+    raw = loss.for_generator(seen_by_generator.detach(), targets,
+                             generated=torch.cat([inputs, generated], 1))
+    assert raw.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss.for_generator(seen_by_generator.detach(), targets).item() != pytest.approx(
+        expected.item(), rel=1e-5)  # what the loss would be on the augmented images

@@ -1,5 +1,6 @@
-"""Generators: every registered one (a plugin's too) is built from its options
-and runs forward and backward; then the specifics of each architecture."""
+"""Generators: every registered one (a plugin's too), in every way it takes
+class labels, is built from its options and runs forward and backward; then
+the specifics of each architecture."""
 
 from argparse import Namespace
 
@@ -7,24 +8,28 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import generator_inputs, kind_options
+from conftest import CLASSES, generator_inputs, network_variants, variant_options
+from conftest import assert_builds_the_registered_class as assert_builds
 from ganzo.errors import GanzoError
-from ganzo.generator import ConvGenerator, Generator
+from ganzo.generator import ConvGenerator, Generator, ResidualBlock
 from ganzo.options import OptionParser
 from ganzo.registry import Registry
 from test_layers import assert_spectral_norm_works, attention_map_size
 
 NAMES = Registry.names('generator')
+VARIANTS = network_variants('generator')  # (name, conditioning mode or None)
+CONDITIONAL = [(name, mode) for name, mode in VARIANTS if mode]
 
 
-def options(name: str = 'conv', **values) -> Namespace:
+def options(name: str = 'conv', mode: str | None = None, **values) -> Namespace:
     """Tiny options in which the generator ``name`` serves: 16 px colour images
-    from 8 numbers (or from images, in translation), 4 channels."""
-    return kind_options('generator', name, **values)
+    from 8 numbers (or from images, in translation), 4 channels; in a
+    conditional run with its conditioning ``mode`` unless None."""
+    return variant_options('generator', name, mode, **values)
 
 
-def build(name: str, **values) -> nn.Module:
-    return Registry.build('generator', name, options(name, **values))
+def build(name: str, mode: str | None = None, **values) -> nn.Module:
+    return Registry.build('generator', name, options(name, mode, **values))
 
 
 def test_the_default_is_dcgan():
@@ -32,36 +37,57 @@ def test_the_default_is_dcgan():
     assert Registry.default('generator') == 'conv'
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_from_options_builds_the_registered_class(name):
-    assert type(Generator.from_options(options(name))) is Registry.get('generator', name)
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_from_options_builds_the_registered_class(name, mode):
+    assert_builds('generator', name, mode)
 
 
-@pytest.mark.parametrize('name', NAMES)
+@pytest.mark.parametrize('name, mode', VARIANTS)
 @pytest.mark.parametrize('size', [8, 16, 32, 48])
 @pytest.mark.parametrize('colors', [1, 3])
-def test_output_shape_range_and_finiteness(name, size, colors):
-    values = options(name, image_size=size, image_colors=colors)
-    images = build(name, image_size=size, image_colors=colors)(generator_inputs(values, 2))
+def test_output_shape_range_and_finiteness(name, mode, size, colors):
+    values = options(name, mode, image_size=size, image_colors=colors)
+    images = Registry.build('generator', name, values)(*generator_inputs(values, 2))
     assert images.shape == (2, colors, size, size)
     assert torch.isfinite(images).all() and images.abs().max() <= 1
     assert images.std() > 0
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_gradients_reach_every_parameter(name):
-    generator = build(name)
-    images = generator(generator_inputs(options(name)))
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_gradients_reach_every_parameter(name, mode):
+    generator = build(name, mode)
+    images = generator(*generator_inputs(options(name, mode)))
     (images * torch.randn_like(images)).sum().backward()
     for parameter_name, parameter in generator.named_parameters():
         assert parameter.grad is not None, parameter_name
         assert parameter.grad.abs().sum() > 0, parameter_name
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_eval_mode_works_on_a_single_sample(name):
-    generator = build(name).eval()
-    assert generator(generator_inputs(options(name), 1)).shape == (1, 3, 16, 16)
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_eval_mode_works_on_a_single_sample(name, mode):
+    generator = build(name, mode).eval()
+    assert generator(*generator_inputs(options(name, mode), 1)).shape == (1, 3, 16, 16)
+
+
+@pytest.mark.parametrize('name, mode', CONDITIONAL)
+def test_the_images_depend_on_the_label(name, mode):
+    torch.manual_seed(0)
+    generator = build(name, mode).eval()
+    noise = torch.randn(1, 8).expand(len(CLASSES), -1)  # the same noise for each class
+    images = generator(noise, torch.arange(len(CLASSES)))
+    for first in range(len(CLASSES)):
+        for second in range(first):
+            # (a DCGAN's images are tiny at first: relative differences)
+            assert not torch.allclose(images[first], images[second], rtol=1e-3, atol=1e-7)
+    again = generator(noise, torch.arange(len(CLASSES)))
+    assert torch.equal(images, again)  # and on nothing else
+
+
+def test_conditional_generators_need_the_classes():
+    values = options('conv', 'concat')
+    del values.kind  # not completed by the data
+    with pytest.raises(GanzoError, match='needs the classes of the data'):
+        Generator.from_options(values)
 
 
 @pytest.mark.parametrize('name', NAMES)
@@ -158,11 +184,11 @@ def test_command_line_options():
             parser.parse_args(wrong)
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_spectral_norm_makes_every_weight_1_lipschitz(name):
+@pytest.mark.parametrize('name, mode', VARIANTS)
+def test_spectral_norm_makes_every_weight_1_lipschitz(name, mode):
     assert_spectral_norm_works(
-        lambda on: Generator.from_options(options(name, generator_spectral_norm=on)),
-        lambda: generator_inputs(options(name)))
+        lambda on: Generator.from_options(options(name, mode, generator_spectral_norm=on)),
+        lambda: generator_inputs(options(name, mode)))
 
 
 @pytest.mark.parametrize('name', ['conv', 'resnet'])
@@ -175,3 +201,45 @@ def test_attention_at_each_resolution_the_generator_reaches(name, size, reached)
         assert attention_map_size(generator, torch.randn(2, 8)) == (resolution, resolution)
     with pytest.raises(GanzoError, match=f'--generator-attention 5: the {name} generator'):
         build(name, image_size=size, generator_attention=5)
+
+
+def modules_of(model: nn.Module, kind: type) -> list[nn.Module]:
+    return [module for module in model.modules() if isinstance(module, kind)]
+
+
+def test_resnet_translator_layers():
+    generator = build('resnet-translator')  # 16 px, 4 channels
+    assert len(modules_of(generator, ResidualBlock)) == 6  # below 256 px, as CycleGAN
+    assert len(modules_of(build('resnet-translator', image_size=256), ResidualBlock)) == 9
+    assert len(modules_of(build('resnet-translator', generator_layers=2), ResidualBlock)) == 2
+    down = [(m.in_channels, m.out_channels) for m in modules_of(generator, nn.Conv2d)
+            if m.stride == (2, 2)]
+    up = [(m.in_channels, m.out_channels) for m in modules_of(generator, nn.ConvTranspose2d)]
+    assert down == [(4, 8), (8, 16)] and up == [(16, 8), (8, 4)]
+    convolutions = modules_of(generator, nn.Conv2d)
+    assert convolutions[0].kernel_size == convolutions[-1].kernel_size == (7, 7)
+    assert len(modules_of(generator, nn.ReflectionPad2d)) == 2 + 2 * 6
+    assert modules_of(generator, nn.InstanceNorm2d) and not modules_of(generator, nn.BatchNorm2d)
+    assert all(m.bias is not None for m in modules_of(generator, nn.Conv2d))
+    batch = build('resnet-translator', generator_normalization='batch')
+    assert modules_of(batch, nn.BatchNorm2d) and not modules_of(batch, nn.InstanceNorm2d)
+    for size in (4, 10, 30):
+        with pytest.raises(GanzoError, match=f'--image-size {size}: resnet-translator'):
+            build('resnet-translator', image_size=size)
+
+
+def test_resnet_translator_blocks_are_residual():
+    block = ResidualBlock(4, 'instance', None)
+    for conv in modules_of(block, nn.Conv2d):
+        nn.init.zeros_(conv.weight)
+        nn.init.zeros_(conv.bias)
+    x = torch.randn(2, 4, 6, 6)
+    assert torch.equal(block(x), x)
+
+
+def test_u_gen_with_instance_normalization():
+    generator = build('u-gen', generator_normalization='instance')
+    assert modules_of(generator, nn.InstanceNorm2d) and not modules_of(generator, nn.BatchNorm2d)
+    assert all(m.bias is not None for m in modules_of(generator, (nn.Conv2d, nn.ConvTranspose2d)))
+    norms = modules_of(build('u-gen'), (nn.BatchNorm2d, nn.InstanceNorm2d))
+    assert norms and {type(m) for m in norms} == {nn.BatchNorm2d}  # the paper's, by default

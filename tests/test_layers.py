@@ -26,11 +26,11 @@ def largest_singular_values(model: nn.Module) -> list[float]:
 def assert_spectral_norm_works(build, inputs) -> None:
     """``build(spectral_norm)`` (a network of either kind) with spectral
     normalization has every weight at a largest singular value of 1 after some
-    training steps, without it not; ``inputs()`` makes its inputs."""
+    training steps, without it not; ``inputs()`` makes its inputs (a tuple)."""
     torch.manual_seed(0)
     network = build(True)
     for _ in range(30):  # power iterations, one per training forward pass
-        network(inputs())
+        network(*inputs())
     assert all(abs(value - 1) < 0.05 for value in largest_singular_values(network))
     assert any(parametrize.is_parametrized(module) for module in network.modules())
     assert not all(abs(value - 1) < 0.05 for value in largest_singular_values(build(False)))

@@ -143,3 +143,67 @@ def test_the_generator_gets_gradients_from_every_loss():
 def test_help_says_that_gan_is_non_saturating():
     from ganzo.options import build_parser
     assert 'gan (the non-saturating GAN loss)' in ' '.join(build_parser().format_help().split())
+
+
+# Conditional runs
+
+class ByClass(nn.Module):
+    """A conditional 'discriminator': the mean of each image plus 10 x its label,
+    recording the labels; with ``classify``, class logits that favour class 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, images, labels):
+        self.seen.append(labels)
+        return images.flatten(1).mean(1) + 10 * labels
+
+    def classify(self, images):
+        return torch.tensor([[0.0, 2.0]]).expand(images.shape[0], -1)
+
+
+def conditional():
+    from ganzo.kind import run_kind
+    from ganzo.options import complete
+    options = complete(conditional=True, loss='gan')
+    options.kind = run_kind(options, ('cat', 'dog'))
+    return options
+
+
+@pytest.mark.parametrize('name', ['gan', 'wgan', 'wgan-gp', 'hinge', 'least-squares',
+                                  'relativistic'])
+def test_every_loss_gives_the_discriminator_the_labels(name):
+    from ganzo.registry import Registry
+    critic = ByClass()
+    loss = Registry.build('loss', name, conditional(), critic)
+    labels = torch.tensor([0, 1, 1])
+    real, fake = torch.randn(3, 1, 2, 2), torch.randn(3, 1, 2, 2).requires_grad_(True)
+    loss.for_discriminator(real, fake.detach(), labels)
+    loss.for_generator(fake, labels)
+    assert critic.seen and all(seen is labels for seen in critic.seen)
+
+
+def test_the_auxiliary_classifier_adds_its_cross_entropy_to_both_losses():
+    from ganzo.loss import AuxiliaryClassifierLoss, Loss
+    critic = ByClass()
+    critic.classifies = True
+    loss = Loss.from_options(complete_with(auxiliary_weight=0.5), critic)
+    assert isinstance(loss, AuxiliaryClassifierLoss)
+    plain = GANLoss(conditional(), critic)
+    real, fake, labels = batch(0.5, 2), batch(-0.5, 2), torch.tensor([1, 0])
+    # class logits (0, 2): cross-entropy log(1 + e^-2) for class 1, log(1 + e^2) for class 0
+    entropy = (math.log(1 + math.exp(-2)) + math.log(1 + math.exp(2))) / 2
+    assert loss.for_discriminator(real, fake, labels).item() == pytest.approx(
+        plain.for_discriminator(real, fake, labels).item() + 0.5 * entropy)
+    assert loss.for_generator(fake, labels).item() == pytest.approx(
+        plain.for_generator(fake, labels).item() + 0.5 * entropy)
+    wrapped = AuxiliaryClassifierLoss(WGANGPLoss(conditional(), critic), critic, 1.0)
+    assert wrapped.double_backward and wrapped.penalizes_gradients  # what the game asks
+
+
+def complete_with(**values):
+    options = conditional()
+    for key, value in values.items():
+        setattr(options, key, value)
+    return options

@@ -250,3 +250,45 @@ def test_missing_torch_fidelity_is_a_clear_error(monkeypatch):
     monkeypatch.setattr('importlib.util.find_spec', lambda name: None)
     with pytest.raises(GanzoError, match=r'pip install "ganzo\[metrics\]"'):
         Scorer(complete(), ['fid'])
+
+
+# Per-class metrics of a conditional generator
+
+class Painter(torch.nn.Module):
+    """A conditional 'generator' of 8 px images, dark for one label and bright for
+    the other (``swapped`` gets them the wrong way round), with some noise."""
+
+    def __init__(self, swapped: bool = False) -> None:
+        super().__init__()
+        self.swapped = swapped
+
+    def forward(self, noise, labels):
+        bright = (labels == 0) ^ self.swapped  # 'bright' is class 0 (sorted names)
+        level = torch.where(bright, 0.8, -0.8).view(-1, 1, 1, 1)
+        return (level + 0.05 * noise[:, :1, None, None]).expand(-1, 3, 8, 8)
+
+
+def test_the_accuracy_of_each_class_is_the_classifier_s_and_intra_fid_per_class(tmp_path):
+    from ganzo.kind import run_kind
+    from ganzo.metrics.classes import class_scores, real_images_of
+    from ganzo.noise import GaussianNoise
+    for name, low, high in (('bright', 190, 256), ('dark', 0, 70)):
+        (tmp_path / 'data' / name).mkdir(parents=True)
+        for index in range(70):
+            pixels = np.random.default_rng(index).integers(low, high, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / 'data' / name / f'{index}.png')
+    options = complete(data_dir=str(tmp_path / 'data'), image_size=8, batch_size=16,
+                       device='cpu', state_size=4, feature_extractor='classifier',
+                       evaluation_samples=70, metrics_cache=str(tmp_path / 'cache'),
+                       conditional=True)
+    options.kind = run_kind(options, ('bright', 'dark'))
+    scorer, noise = Scorer(options, ['fid']), GaussianNoise(options)
+    real = real_images_of(options, scorer, [0, 1], 66)
+    right = class_scores(options, scorer, Painter(), noise, [0, 1], 66, real)
+    assert right['accuracy/bright'] == right['accuracy/dark'] == right['accuracy'] == 1
+    assert right['intra_fid'] == pytest.approx((right['fid/bright'] + right['fid/dark']) / 2)
+    wrong = class_scores(options, scorer, Painter(swapped=True), noise, [1], 66, real)
+    assert wrong['accuracy/dark'] == wrong['accuracy'] == 0 and 'fid/bright' not in wrong
+    assert wrong['fid/dark'] > right['fid/dark']  # the bright images are far from the dark
+    with pytest.raises(GanzoError, match='--samples-per-class 20 is too few'):
+        real_images_of(options, scorer, [0], 20)

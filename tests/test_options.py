@@ -13,6 +13,7 @@ from ganzo.options import (
     parse,
     saved,
 )
+from ganzo.registry import with_option_parser
 
 SPEC_OPTIONS = """experiment device epochs model-dir restore delete seed from-json start-epoch
 parallel data-format data-dir dataset image-class image-size image-colors batch-size
@@ -120,7 +121,7 @@ def test_experiment_names_cannot_escape_the_model_dir(name):
     (['--l1-weight', '5'], '--l1-weight is an option of --loss pix2pix, not of the chosen gan'),
     (['--loss', 'wgan', '--soft-labels'], '--soft-labels is an option of --loss gan or pix2pix'),
     (['--clip-to', '0.1'], '--clip-to is an option of --generator-hooks or --discriminator-hooks '
-                           'weight-clipper, not of the chosen none'),
+                           'weight-clipper, or of --loss wgan, not of the chosen gan'),
     (['--split', 'vertical'], '--split is an option of --data-format pair-of-images'),
     (['--evaluate-every', '2'], '--evaluate-every is an option of --evaluation-criterion fid'),
     (['--feature-extractor', 'classifier'], '--feature-extractor is an option of '
@@ -153,3 +154,30 @@ def test_a_json_file_is_warned_about_only_where_it_leaves_the_defaults(tmp_path,
     path.write_text(json.dumps({'loss': 'wgan', 'l1_weight': 5}))
     parse(['--from-json', str(path)])
     assert [str(warning.message).split(' is ')[0] for warning in recwarn] == ['--l1-weight']
+
+
+def test_a_bad_value_in_a_json_file_names_the_file(tmp_path):
+    settings = tmp_path / 'settings.json'
+    settings.write_text(json.dumps({'epochs': -1}))
+    with pytest.raises(GanzoError, match=f'^{settings}: argument --epochs: expected a positive'):
+        parse(['--from-json', str(settings)])
+
+
+def test_the_original_ganzo_spellings_are_aliases():
+    options = parse(['--loss', 'wgan-gp', '--gradient-penalty', '3', '--discriminator-hook',
+                     'weight-clipper', '--generator-hook', 'weight-clipper',
+                     '--snapshot-translate', '--statistics', 'file'])
+    assert options.gradient_penalty_factor == 3 and options.log == ['file']
+    assert options.discriminator_hooks == options.generator_hooks == ['weight-clipper']
+    assert not hasattr(options, 'snapshot_translate')  # snapshots follow the kind of run
+    assert parse(['--no-snapshot-translate']) == parse([])
+
+
+def test_a_plugin_option_without_dashes_is_one_line_for_its_author(plugins):
+    @with_option_parser
+    def add_my_custom_options(parser, train):  # as the original spec's example declares it
+        parser.add_argument_group('custom').add_argument('foos', type=int, default=3)
+
+    with pytest.raises(GanzoError, match=r"^test_options.add_my_custom_options declares the "
+                       r"option 'foos' without dashes.*add_argument\('--foos', \.\.\.\)$"):
+        parse([])

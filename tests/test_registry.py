@@ -74,3 +74,22 @@ def test_load_modules_imports_each_module(tmp_path, monkeypatch):
 def test_load_modules_names_a_missing_module():
     with pytest.raises(GanzoError, match='GANZO_LOAD_MODULES.*no_such_module'):
         load_modules({'GANZO_LOAD_MODULES': 'no_such_module'})
+
+
+@pytest.mark.parametrize('source, words', [
+    ('x = undefined_name\n', ["importing 'broken_plugin' failed", 'NameError', 'undefined_name',
+                              'broken_plugin.py:1']),
+    ('def f(:\n', ["importing 'broken_plugin' failed", 'SyntaxError', 'broken_plugin.py:1']),
+    ('import no_such_dependency\n', ["importing 'broken_plugin' failed",
+                                     "No module named 'no_such_dependency'"]),
+])
+def test_a_plugin_that_fails_to_import_is_one_line_naming_it(tmp_path, monkeypatch, source,
+                                                              words):
+    (tmp_path / 'broken_plugin.py').write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(GanzoError) as error:
+        load_modules({'GANZO_LOAD_MODULES': 'broken_plugin'})
+    message = str(error.value)
+    assert message.startswith('GANZO_LOAD_MODULES: ') and '\n' not in message
+    for word in words:
+        assert word in message

@@ -74,3 +74,24 @@ def test_regularizers_combine_with_other_losses():
     options = complete(loss='hinge', regularizers=['r1', 'r2'])
     assert [type(r) for r in Regularizer.from_options(options, critic())] == [R1, R2]
     assert Regularizer.from_options(complete(), critic()) == []
+
+
+def test_in_a_conditional_run_the_penalties_give_the_discriminator_the_labels():
+    from ganzo.kind import run_kind
+    seen = []
+
+    class ByClass(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.critic = critic()
+
+        def forward(self, images, labels):
+            seen.append(labels)
+            return self.critic(images) + labels.view(-1, 1)
+
+    options = complete(conditional=True, r1_gamma=4.0, regularizers=['r1'])
+    options.kind = run_kind(options, ('cat', 'dog'))
+    labels = torch.tensor([0, 1, 1, 0, 1])
+    penalty = R1(options, ByClass())(images(), images(), labels=labels)
+    assert penalty.item() == pytest.approx(2.0 * (0.25 + 1 + 4 + 0.0625))  # labels: no gradient
+    assert seen == [labels]

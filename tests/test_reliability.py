@@ -30,6 +30,7 @@ from ganzo.errors import GanzoError
 from ganzo.files import TEMPORARY, load
 from ganzo.loss import GANLoss
 from ganzo.safeguards import Interrupted, StopSignals, check_finite, non_finite
+from ganzo.statistics import read_history
 from ganzo.train import main
 
 EPOCHS = 6
@@ -137,14 +138,18 @@ def assert_loadable(run: Path) -> None:
 def state(run: Path) -> dict:
     files = {path.relative_to(run).as_posix(): path for path in run.rglob('*') if path.is_file()}
     weights = {name: load(path) for name, path in files.items() if name.endswith('.pt')}
-    samples = {name: path.read_bytes() for name, path in files.items() if name.endswith('.png')}
+    samples = {name: path.read_bytes() for name, path in files.items()
+               if name.startswith('samples/')}  # not plots.png, which shows the speed
     log = {}
     for line in (run / 'statistics.log').read_text().splitlines():
         values = json.loads(line)  # the last line of each epoch counts
         log[values['epoch']] = {key: values[key] for key in ('generator', 'discriminator')}
+    history = {record['epoch']: {key: record[key] for key in ('generator', 'discriminator')}
+               for record in read_history(run)}
     options = json.loads((run / 'options.json').read_text())
     del options['model_dir']
-    return dict(files=sorted(files), weights=weights, samples=samples, log=log, options=options)
+    return dict(files=sorted(files), weights=weights, samples=samples, log=log, history=history,
+                options=options)
 
 
 def assert_equal_states(first, second, path: str = '') -> None:
@@ -216,7 +221,7 @@ def test_sigkill_then_restore_ends_bit_identical(image_folder, tmp_path, referen
     assert got['files'] == expected['files']
     assert_equal_states(got['weights'], expected['weights'])
     assert got['samples'] == expected['samples']
-    assert got['log'] == expected['log']
+    assert got['log'] == expected['log'] == got['history']
     assert got['options'] == expected['options']
     assert not [path for path in run.rglob('*') if TEMPORARY.fullmatch(path.name)]
 
@@ -422,7 +427,8 @@ def test_no_space_left_for_the_best_models_stops_the_run(image_folder, tmp_path,
     assert 'generator.pt (No space left on device): the previous generator.pt' in line
     assert {path.name: path.read_bytes() for path in run.glob('*.pt')} == before
     assert sorted(path.name for path in run.iterdir()) == [
-        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'options.json', 'samples']
+        'checkpoint.pt', 'discriminator.pt', 'generator.pt', 'history.json', 'options.json',
+        'plots.png', 'samples']
 
 
 def test_samples_and_logs_that_cannot_be_written_are_warnings(image_folder, tmp_path, capsys):

@@ -82,3 +82,35 @@ def test_errors(real_folder, tmp_path):
                                                   'inception-weights': '/no/such.pth'})),
                       '--inception-weights')
     assert not (tmp_path / 'cache').exists()
+
+
+def test_a_conditional_experiment_is_scored_class_by_class(tmp_path):
+    images = make_image_folder(tmp_path / 'images', classes=2, per_class=70, size=8)
+    ganzo(tiny_arguments(images, tmp_path, batch_size=8, conditional=True))
+    arguments = ['--model-dir', tmp_path, '--experiment', 'tiny', '--metrics', 'fid',
+                 *metric_options(tmp_path), '--samples-per-class', 66]
+    result = ganzo_eval(*arguments)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / 'tiny' / 'metrics.json').read_text())
+    assert set(report['scores']) == {'fid', 'accuracy/class0', 'accuracy/class1', 'accuracy'}
+    assert report['classes'] == ['class0', 'class1'] and report['samples_per_class'] == 66
+    assert all(0 <= report['scores'][name] <= 1 for name in report['scores'] if 'acc' in name)
+    assert 'accuracy/class1' in result.stdout
+    result = ganzo_eval(*arguments, '--class', 'class1', '--per-class')
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / 'tiny' / 'metrics.json').read_text())['scores']
+    assert set(scores) == {'fid', 'accuracy/class1', 'accuracy', 'fid/class1', 'intra_fid'}
+    assert scores['accuracy/class1'] == report['scores']['accuracy/class1']
+    assert scores['intra_fid'] == scores['fid/class1']
+    assert_user_error(ganzo_eval(*arguments, '--class', 'class7'), '--class class7',
+                      'class0, class1')
+    assert_user_error(ganzo_eval(*arguments, '--per-class', '--samples-per-class', 10),
+                      '--samples-per-class 10')
+
+
+def test_class_options_on_an_unconditional_experiment(real_folder, tmp_path):
+    ganzo(tiny_arguments(real_folder, tmp_path, batch_size=8, epochs=1))
+    for option in (['--class', '1'], ['--per-class']):
+        assert_user_error(ganzo_eval('--model-dir', tmp_path, '--experiment', 'tiny', *option,
+                                     *metric_options(tmp_path)),
+                          option[0], 'for conditional experiments')

@@ -105,3 +105,15 @@ def test_save_models_writes_weights_and_kind_loadable_as_data(tmp_path):
     assert torch.equal(saved.weights['weight'], generator.weight) and saved.kind == KIND
     assert torch.equal(SavedModel(tmp_path / 'run' / 'discriminator.pt').weights['bias'],
                        discriminator.bias)
+
+
+def test_a_conditional_run_restores_only_on_the_classes_it_was_trained_on(tmp_path):
+    run = experiment(tmp_path)
+    trained = RunKind('conditional', 3, 3, ('cat', 'dog'))
+    run.save_checkpoint(TrainingState(trained, model=nn.Linear(3, 3)), 1)
+    assert Checkpoint(tmp_path / 'run' / 'checkpoint.pt').kind.classes == ('cat', 'dog')
+    assert run.restore(TrainingState(trained, model=nn.Linear(3, 3))) == 1
+    other = RunKind('conditional', 3, 3, ('cat', 'dog', 'fox'))
+    with pytest.raises(GanzoError, match='trained on the classes cat, dog, and the data now '
+                                         'has cat, dog, fox'):
+        run.restore(TrainingState(other, model=nn.Linear(3, 3)))

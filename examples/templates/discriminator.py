@@ -4,6 +4,11 @@ An ``nn.Module`` built from the options, mapping images ``B x C x H x W`` to
 logits ``B`` (no sigmoid: the losses apply what they need). The options
 ``--discriminator-layers``, ``-channels`` and ``-dropout`` are there for every
 discriminator. This one is a small MLP.
+
+To serve conditional runs (``--conditional``) too, declare ``kinds =
+{'generation', 'conditional'}`` and take the labels ``B`` after the images,
+``forward(images, labels)``; ``ganzo.conditional`` has the layers of the
+concatenation, projection and auxiliary classifier to reuse.
 """
 
 import argparse

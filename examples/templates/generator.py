@@ -6,7 +6,11 @@ An ``nn.Module`` built from the options, mapping noise ``B x Z`` (``Z =
 ``--generator-channels`` and ``--generator-dropout`` are there for every
 generator. A generator that translates images instead declares
 ``translation = True`` and takes ``B x I x H x W`` images
-(``ganzo.kind.kind_of(options).input_colors``). This one is a small MLP.
+(``ganzo.kind.kind_of(options).input_colors``). One that serves conditional
+runs (``--conditional``) too declares ``kinds = {'generation', 'conditional'}``
+and takes the labels ``B`` after the noise, ``forward(noise, labels)`` (their
+number: ``len(kind_of(options).classes)``; ``ganzo.conditional`` has the
+layers to reuse). This one is a small MLP.
 """
 
 import argparse

@@ -1,7 +1,7 @@
 """Acceleration: how the games run the models fast, in one place.
 
-``Acceleration.from_options(options)`` reads ``--precision``, ``--channels-last``
-and ``--compile``; a game then
+``Acceleration.from_options(options)`` reads ``--precision`` (``auto``: the fastest
+of the device, see ``ganzo.hardware``), ``--channels-last`` and ``--compile``; a game then
 
 * ``prepare(model)``: moves the model to ``--device`` in the chosen memory format,
   compiled with ``torch.compile`` if asked (in place: ``state_dict`` keys do not change);
@@ -18,12 +18,15 @@ saved models do not depend on these options.
 from __future__ import annotations
 
 import argparse
+import warnings
 from contextlib import AbstractContextManager
 
 import torch
 from torch import nn
 
+from ganzo import distributed
 from ganzo.errors import GanzoError
+from ganzo.hardware import hardware
 from ganzo.options import complete, device
 from ganzo.registry import with_option_parser
 
@@ -35,8 +38,11 @@ class Acceleration:
 
     Options: ``--precision`` fp32 (default), bf16 or fp16 (autocast: matrix products
     and convolutions in that type, reductions and losses in fp32; fp16 with a gradient
-    scaler); ``--channels-last`` (default on) stores images and convolution weights
-    ``B x H x W x C`` in memory, which the CPU and GPU convolution kernels prefer;
+    scaler), or auto (bf16 where the device computes it natively, else fp16 on a CUDA
+    GPU where that is native, else fp32: ``precision(options)``); a type that the
+    device emulates gets a one-line warning with its cost; ``--channels-last`` (default
+    on) stores images and convolution weights ``B x H x W x C`` in memory, which the CPU
+    and GPU convolution kernels prefer;
     ``--compile`` (default off) compiles the models with ``torch.compile`` (the first
     steps are slow while it compiles)."""
 
@@ -45,10 +51,12 @@ class Acceleration:
         if not train:
             return
         group = parser.add_argument_group('acceleration')
-        group.add_argument('--precision', choices=tuple(PRECISIONS), default='fp32',
+        group.add_argument('--precision', choices=('auto', *PRECISIONS), default='fp32',
                            help='type of the forward passes and losses: fp32, or bf16 / fp16 '
-                           'autocast with fp32 weights; fp16 uses a gradient scaler '
-                           '(default: %(default)s)')
+                           'autocast with fp32 weights (fp16 with a gradient scaler), or auto: '
+                           'bf16 where the device computes it natively, else fp16 on a GPU '
+                           'where that is native, else fp32 (--dry-run says which); '
+                           'options.json records the type chosen (default: %(default)s)')
         group.add_argument('--channels-last', action=argparse.BooleanOptionalAction,
                            default=True, help='keep images and convolution weights in the '
                            'channels-last memory format (default: on)')
@@ -63,11 +71,15 @@ class Acceleration:
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
         self.device = device(options)
-        self.dtype = PRECISIONS[options.precision]
+        self.precision = precision(options)
+        self.dtype = PRECISIONS[self.precision]
         if (self.dtype is torch.bfloat16 and self.device.type == 'cuda'
                 and not torch.cuda.is_bf16_supported()):
             raise GanzoError(f'--precision bf16: {torch.cuda.get_device_name(self.device)} has '
                              'no bf16 support; use --precision fp16')
+        slow = hardware(self.device).slow_precision(self.precision)
+        if slow and distributed.is_main():
+            warnings.warn(slow, stacklevel=1)
         self.memory_format = memory_format(options)
         self.compile = options.compile
 
@@ -107,6 +119,16 @@ class Acceleration:
 
 
 with_option_parser(Acceleration.add_options)
+
+
+def precision(options: argparse.Namespace) -> str:
+    """The type that ``--precision`` names: fp32, bf16 or fp16, ``auto`` resolved for
+    ``--device`` (``ganzo.hardware``). The ``ganzo`` command resolves it once, before
+    writing ``options.json``."""
+    options = complete(options)
+    if options.precision == 'auto':
+        return hardware(device(options)).auto_precision
+    return options.precision
 
 
 def memory_format(options: argparse.Namespace) -> torch.memory_format:

@@ -4,22 +4,29 @@ A component is a class registered in its namespace (``@register('loss',
 'my-loss')``) and built as ``Component(options, *args)``; the arguments after
 the options are given below each protocol. Only the methods listed here are
 called by Ganzo. The base classes ``ganzo.statistics.Statistics``,
-``ganzo.evaluation.Evaluation``, ``ganzo.hook.Hook`` and
-``ganzo.regularizer.Regularizer`` implement everything but the one method a
-plugin must write, and ``examples/templates/`` holds a file per kind to copy.
-Checkpointed components (data, snapshot, evaluation, hooks, regularizers, game)
-also offer ``state_dict()`` and ``load_state_dict(state)``.
+``ganzo.snapshot.Snapshot``, ``ganzo.evaluation.Evaluation``, ``ganzo.hook.Hook``,
+``ganzo.regularizer.Regularizer`` and ``ganzo.game.StandardGame`` implement
+everything but the one method a plugin must write, and ``examples/templates/``
+holds a file per kind to copy. Checkpointed components (data, snapshot,
+evaluation, hooks, regularizers, game) also offer ``state_dict()`` and
+``load_state_dict(state)``. Arguments shown as optional (``epoch``,
+``progress``, a criterion's ``generator``...) are passed only to methods whose
+signature takes them (``call``): a plugin may leave them out, as the spec's
+loop does.
 
 Generators and discriminators are ``torch.nn.Module``: a generator maps noise
 ``B x Z`` (or, in translation, images ``B x I x H x W``) to images
 ``B x C x H x W`` in [-1, 1]; a discriminator maps images to logits ``B``
-(or a map of logits per patch).
+(or a map of logits per patch). In a conditional run both take the class
+labels ``B`` (int64) after that: ``generator(noise, labels)``,
+``discriminator(images, labels)`` (see ``ganzo.conditional``).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import torch
 from torch import nn
@@ -27,6 +34,19 @@ from torch import nn
 # progress(images in the batch, read_losses): called by a game after each batch;
 # read_losses() returns the running means of the losses (it waits for the device).
 Progress = Callable[[int, Callable[[], dict]], None]
+Result = TypeVar('Result')
+
+
+def call(function: Callable[..., Result], *args: Any, **optional: Any) -> Result:
+    """``function(*args, **optional)``, leaving out the ``optional`` keyword
+    arguments that ``function`` does not take. Ganzo calls components this way
+    where it has more to give than the spec's signatures, so that a plugin may
+    implement just those: ``log(losses)``, ``save(data, noise, generator)``,
+    ``run_epoch(data, noise)``, ``__init__(options)`` of a criterion."""
+    parameters = inspect.signature(function).parameters
+    if not any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters.values()):
+        optional = {name: value for name, value in optional.items() if name in parameters}
+    return function(*args, **optional)
 
 
 class Losses(dict):
@@ -43,7 +63,8 @@ class Losses(dict):
 class Data(Protocol):
     """Namespace ``data``, built as ``Data(options)``: an epoch is ``iter(data)``,
     batches of tensors (``(images, labels)`` for generation, ``(inputs,
-    targets)`` for translation), ``len(data)`` of them."""
+    targets)`` for translation), ``len(data)`` of them. A data format that
+    serves conditional runs has ``classes``, the names of the labels."""
 
     def __iter__(self) -> Iterator[Any]: ...
     def __len__(self) -> int: ...
@@ -62,7 +83,9 @@ class Noise(Protocol):
 @runtime_checkable
 class Loss(Protocol):
     """Namespace ``loss``, built as ``Loss(options, discriminator)``: scalar
-    losses of both players from batches of real and generated data."""
+    losses of both players from batches of real and generated data. In a
+    conditional run ``labels`` are the classes of both, which a loss that
+    serves such runs (``kinds``) hands to the discriminator."""
 
     def for_generator(self, fake_data: torch.Tensor, labels: Any = None) -> torch.Tensor: ...
 
@@ -83,8 +106,9 @@ class Regularizer(Protocol):
     """Namespace ``regularizer`` (``--regularizers``), built as
     ``Regularizer(options, discriminator)``: at each discriminator step, a
     penalty (scalar tensor) added to the discriminator's loss, from the real and
-    generated batches the loss saw, or None at a step it skips; its state (such
-    as a count of steps) is checkpointed."""
+    generated batches the loss saw (and ``labels=`` their classes, if it takes
+    them), or None at a step it skips; its state (such as a count of steps) is
+    checkpointed."""
 
     def __call__(self, real_data: torch.Tensor, fake_data: torch.Tensor
                  ) -> torch.Tensor | None: ...

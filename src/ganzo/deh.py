@@ -10,21 +10,25 @@ random) and ``--output-dir``.
 
 Each call writes into a new folder ``<output-dir>/<experiment>/deh-NNNN``
 (``--output-dir`` as in training, default ``--model-dir``): samples, walks
-between latent points, or translations of ``--input`` images (see
-``ganzo.inference``); ``--export PATH`` writes the generator as TorchScript
-(and ONNX) instead (``ganzo.export``). Weights: the best ones (``generator.pt``),
-or those of the last checkpoint with ``--checkpoint last``; for a generator
-trained with ``--ema-decay``, the moving average of its weights, unless
-``--raw-generator``.
+between latent points (of each ``--class``, in a conditional experiment), or
+translations of ``--input`` images (see ``ganzo.inference``); ``--export PATH``
+writes the generator as TorchScript (and ONNX) instead (``ganzo.export``).
+Weights: the best ones (``generator.pt``), or those of the last checkpoint with
+``--checkpoint last``; for a generator trained with ``--ema-decay``, the moving
+average of its weights, unless ``--raw-generator``. Unpaired translation
+experiments (the ``cycle`` game) translate and export in the direction of
+``--direction`` (by default the trained one, with G; the other, with F).
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import warnings
 
 from torch import nn
 
+from ganzo.data.translation import reverses
 from ganzo.errors import GanzoError
 from ganzo.experiment import OPTIONS, TrainedExperiment
 from ganzo.export import export_generator
@@ -46,8 +50,13 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
         return
     group = parser.add_argument_group('deh')
     group.add_argument('--num-samples', type=positive_int, metavar='N',
-                       help='images to generate, or rows with --interpolate (default: as many '
-                       'as the training snapshots, --snapshot-size)')
+                       help='images to generate (of each class, in a conditional experiment), '
+                       'or rows with --interpolate (default: as many as the training '
+                       'snapshots: --snapshot-size, or their columns in a conditional one)')
+    group.add_argument('--grid-size', type=positive_int, metavar='N',
+                       help='images that grid.png shows, the first ones (with --interpolate: '
+                       'the first rows of at most N images, at least one row) (default: 64, '
+                       'or --snapshot-size if larger)')
     group.add_argument('--checkpoint', choices=('best', 'last'), default='best',
                        help='which weights: the best (generator.pt) or those of the last '
                        'checkpoint (checkpoint.pt) (default: %(default)s)')
@@ -56,15 +65,19 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
                        'to the next (spherical interpolation)')
     group.add_argument('--input', metavar='PATH',
                        help='translation experiments: an image, or a folder of images, to '
-                       'translate; the results keep their file names')
+                       'translate (unpaired experiments: in the direction of --direction, '
+                       'a-to-b or b-to-a); the results keep their file names')
     group.add_argument('--export', metavar='PATH',
                        help='instead of images, write the generator as TorchScript to PATH, '
-                       'and as ONNX beside it (suffix .onnx) if onnx is installed')
+                       'and as ONNX beside it (suffix .onnx) if onnx is installed (unpaired '
+                       'experiments: the generator of --direction)')
 
 
 def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
     """The options (command line > the experiment's options.json > defaults) and the experiment."""
-    experiment = TrainedExperiment(parse(argv, train=False, prog='deh'))
+    with warnings.catch_warnings():  # the options' owners are known with options.json, below
+        warnings.simplefilter('ignore')
+        experiment = TrainedExperiment(parse(argv, train=False, prog='deh'))
     base = {key: value for key, value in experiment.saved_options.items()
             if key not in NOT_INHERITED}
     try:
@@ -82,14 +95,37 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
                          'generates images from noise: leave out --input')
     if options.input is not None and options.interpolate is not None:
         raise GanzoError('--interpolate walks the latent space: leave it out with --input')
+    if options.classes is not None and not options.kind.conditional:
+        raise GanzoError(f'--class is for conditional experiments, and {experiment.path} was '
+                         'trained without --conditional: leave out --class')
+    if options.kind.conditional:
+        options.classes = options.kind.labels(options.classes or list(options.kind.classes))
+    if backward(options, experiment) and not options.kind.both_ways:
+        raise GanzoError(f'--direction {options.direction}: {experiment.path} was trained '
+                         f'{trained_direction(experiment)} and its generator translates that '
+                         'way only; leave out --direction')
     return options, experiment
 
 
+def trained_direction(experiment: TrainedExperiment) -> str:
+    return experiment.saved_options.get('direction', 'first-to-second')
+
+
+def backward(options: argparse.Namespace, experiment: TrainedExperiment) -> bool:
+    """Whether ``--direction`` goes the other way than the experiment was trained
+    (in unpaired translation: with F, from B to A)."""
+    return options.kind.translates and (reverses(options.direction)
+                                        != reverses(trained_direction(experiment)))
+
+
 def load_generator(options: argparse.Namespace, experiment: TrainedExperiment) -> nn.Module:
-    """The generator of the options with the chosen weights, in evaluation mode."""
+    """The generator of the options with the chosen weights, in evaluation mode;
+    in unpaired translation, the one of ``--direction`` (G, or F if ``backward``)."""
     generator = Generator.from_options(options)
     state, path = experiment.generator_weights(options.checkpoint, options.raw_generator)
     load_state(generator, state, 'generator', path)
+    if options.kind.both_ways:
+        generator = generator.translator('b-to-a' if backward(options, experiment) else 'a-to-b')
     return generator.eval()
 
 

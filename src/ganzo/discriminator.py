@@ -1,12 +1,18 @@
 """Discriminators: networks that map images ``B x C x H x W``
 (``C = --image-colors``, ``H = W = --image-size``) to logits of shape ``B``,
-without a sigmoid (the losses apply what they need).
+without a sigmoid (the losses apply what they need); in a conditional run,
+images and labels ``B`` to logits (``discriminator(images, labels)``, see
+``ganzo.conditional``).
 
 * ``fc`` (``FCDiscriminator``): a multilayer perceptron;
 * ``conv`` (``ConvDiscriminator``, the default): DCGAN;
 * ``good`` (``GoodDiscriminator``): the ResNet critic of WGAN-GP;
 * ``patch-gan`` (``PatchGAN``): the PatchGAN of pix2pix, which scores (input,
-  output) pairs patch by patch (``translation = True``: for the ``translate`` game).
+  output) pairs patch by patch (the ``translate`` game), or images of a domain
+  (the ``cycle`` game, as in CycleGAN).
+
+In unpaired translation (``cycle``) ``Discriminator.from_options`` builds the
+chosen discriminator twice, one per domain, as a ``ganzo.cycle.DiscriminatorPair``.
 """
 
 from __future__ import annotations
@@ -17,34 +23,43 @@ import torch
 from torch import nn
 
 from ganzo.acceleration import memory_format
+from ganzo.conditional import ConditionalDiscriminator, DiscriminatorConditioning
+from ganzo.cycle import DiscriminatorPair
 from ganzo.errors import GanzoError
-from ganzo.kind import kind_of
+from ganzo.kind import TRANSLATION, UNPAIRED, kind_of
 from ganzo.layers import (
     add_network_options,
     attention_layers,
     dropout_layers,
     init_dcgan_weights,
+    needs_bias,
+    normalization_layer,
     resnet_width,
     resolution_stages,
     spectral_normalization,
 )
-from ganzo.options import Factory, complete, device
+from ganzo.options import Factory, complete, device, non_negative_float, owned_by
 from ganzo.registry import register
 
 
 @register('discriminator', 'fc')
-class FCDiscriminator(nn.Module):
+class FCDiscriminator(ConditionalDiscriminator):
     """A multilayer perceptron on the flattened image: ``--discriminator-layers``
     hidden layers (default 3) of ``8 x --discriminator-channels`` units, each
     Linear then LeakyReLU 0.2 (then Dropout if ``--discriminator-dropout``), and
-    a Linear output layer to one logit."""
+    a Linear output layer to one logit. Conditional: ``concat`` (the default:
+    the label's embedding concatenated to the flattened image), ``projection``
+    or ``auxiliary`` on the last hidden layer."""
+
+    conditioning = ('concat', 'projection', 'auxiliary')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
         super().__init__()
         width = 8 * options.discriminator_channels
         layers: list[nn.Module] = [nn.Flatten()]
-        inputs = options.image_colors * options.image_size ** 2
+        self.conditioner = DiscriminatorConditioning(options, type(self), width)
+        inputs = options.image_colors * options.image_size ** 2 + self.conditioner.extra_channels
         for _ in range(options.discriminator_layers or 3):
             layers += [nn.Linear(inputs, width), nn.LeakyReLU(0.2),
                        *dropout_layers(options.discriminator_dropout)]
@@ -52,13 +67,16 @@ class FCDiscriminator(nn.Module):
         layers.append(nn.Linear(inputs, 1))
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B`` logits."""
-        return self.layers(images).view(-1)
+    def features(self, images: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images (and labels ``B``) to the last hidden layer ``B x F``."""
+        return self.layers[1:-1](self.conditioner.inputs(self.layers[0](images), *condition))
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers[-1](features).view(-1)
 
 
 @register('discriminator', 'conv', default=True)
-class ConvDiscriminator(nn.Module):
+class ConvDiscriminator(ConditionalDiscriminator):
     """DCGAN (Radford et al. 2015, https://arxiv.org/abs/1511.06434).
 
     A 4x4 stride-2 Conv2d per halving of resolution, with LeakyReLU 0.2 and
@@ -72,7 +90,11 @@ class ConvDiscriminator(nn.Module):
     ``n = --discriminator-layers`` stride-2 stages (default: as many as bring the
     image size down to 4, i.e. ``log2(size / 4)`` for powers of two), so the image
     size must be ``s0 * 2**n``. Weights use the DCGAN initialisation.
+    Conditional: ``projection`` (the default), ``concat`` or ``auxiliary``, on
+    the flattened last map (the features that the last convolution scores).
     """
+
+    conditioning = ('projection', 'concat', 'auxiliary')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -84,8 +106,11 @@ class ConvDiscriminator(nn.Module):
             options.discriminator_attention,
             [options.image_size >> (k + 1) for k in range(stages)],
             [width << k for k in range(stages)], 'discriminator', 'conv', options.image_size)
+        features = (width << (stages - 1)) * (options.image_size >> stages) ** 2
+        self.conditioner = DiscriminatorConditioning(options, type(self), features)
         layers: list[nn.Module] = [
-            nn.Conv2d(options.image_colors, width, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(options.image_colors + self.conditioner.extra_channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
             *dropout_layers(dropout, nn.Dropout2d), *attention[0]]
         for stage in range(1, stages):
             layers += [nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),
@@ -96,9 +121,12 @@ class ConvDiscriminator(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B`` logits."""
-        return self.layers(images).view(-1)
+    def features(self, images: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images (and labels ``B``) to the last map ``B x W x s0 x s0``."""
+        return self.layers[:-1](self.conditioner.inputs(images, *condition))
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers[-1](features).view(-1)
 
 
 class DownBlock(nn.Module):
@@ -120,7 +148,7 @@ class DownBlock(nn.Module):
 
 
 @register('discriminator', 'good')
-class GoodDiscriminator(nn.Module):
+class GoodDiscriminator(ConditionalDiscriminator):
     """The ResNet critic of WGAN-GP (Gulrajani et al. 2017,
     https://arxiv.org/abs/1704.00028, "GoodDiscriminator" of the 64x64 experiments).
 
@@ -131,8 +159,12 @@ class GoodDiscriminator(nn.Module):
     convolutions of each block.
 
     ``n = --discriminator-layers`` blocks (default: as many as bring the image
-    size down to 4), so the image size must be ``s0 * 2**n``.
+    size down to 4), so the image size must be ``s0 * 2**n``. Conditional:
+    ``projection`` (the default), ``concat`` or ``auxiliary``, on the flattened
+    last map.
     """
+
+    conditioning = ('projection', 'concat', 'auxiliary')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -140,37 +172,46 @@ class GoodDiscriminator(nn.Module):
         stages = resolution_stages(options.image_size, options.discriminator_layers,
                                    '--discriminator-layers')
         channels = options.discriminator_channels
-        self.input = nn.Conv2d(options.image_colors, channels, 3, padding=1)
+        size = options.image_size >> stages
+        features = resnet_width(channels, stages) * size * size
+        self.conditioner = DiscriminatorConditioning(options, type(self), features)
+        self.input = nn.Conv2d(options.image_colors + self.conditioner.extra_channels,
+                               channels, 3, padding=1)
         self.blocks = nn.Sequential(*(
             DownBlock(resnet_width(channels, halvings), resnet_width(channels, halvings + 1),
                       options.discriminator_dropout)
             for halvings in range(stages)))
-        size = options.image_size >> stages
-        self.output = nn.Linear(resnet_width(channels, stages) * size * size, 1)
+        self.output = nn.Linear(features, 1)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B`` logits."""
-        return self.output(self.blocks(self.input(images)).flatten(1)).view(-1)
+    def features(self, images: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images (and labels ``B``) to the flattened last map ``B x F``."""
+        return self.blocks(self.input(self.conditioner.inputs(images, *condition))).flatten(1)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        return self.output(features).view(-1)
 
 
 @register('discriminator', 'patch-gan')
 class PatchGAN(nn.Module):
     """The PatchGAN of pix2pix (Isola et al. 2017, https://arxiv.org/abs/1611.07004),
-    for image-to-image translation: it sees an input and an output stacked on the
-    channels, ``B x (I + C) x H x W`` (``I`` the input colors of the run, see ``ganzo.kind``,
-    ``C = --image-colors``), and gives a map ``B x 1 x H' x W'`` of logits, one
-    per overlapping patch (``H' = H / 2**n - 2``).
+    for image-to-image translation: it gives a map ``B x 1 x H' x W'`` of logits,
+    one per overlapping patch (``H' = H / 2**n - 2``), of what it sees: in paired
+    translation an input and an output stacked on the channels,
+    ``B x (I + C) x H x W`` (``I`` the input colors of the run, see ``ganzo.kind``,
+    ``C = --image-colors``); in unpaired translation images ``B x C x H x W`` of
+    one domain, as in CycleGAN (Zhu et al. 2017, https://arxiv.org/abs/1703.10593).
 
     ``n = --discriminator-layers`` 4x4 stride-2 Conv2d (default: 3, fewer for
     images smaller than 24 px), then a stride-1 one, each with LeakyReLU 0.2 and
-    BatchNorm on all but the first; ``--discriminator-channels`` after the first
-    and twice as many per layer, at most 8 times as many; a last stride-1 Conv2d
-    gives the logits. With the default 3 layers a patch is 70x70 pixels.
-    Dropout2d (``--discriminator-dropout``) follows each activation.
-    Marked ``translation = True``: it belongs to the ``translate`` game.
+    a normalization on all but the first (``--discriminator-normalization``: batch,
+    the default, as in pix2pix, or instance, as in CycleGAN);
+    ``--discriminator-channels`` after the first and twice as many per layer, at
+    most 8 times as many; a last stride-1 Conv2d gives the logits. With the
+    default 3 layers a patch is 70x70 pixels. Dropout2d (``--discriminator-dropout``)
+    follows each activation. It serves paired and unpaired translation (``kinds``).
     """
 
-    translation = True
+    kinds = {TRANSLATION, UNPAIRED}
     default_layers = 3
 
     def __init__(self, options: argparse.Namespace) -> None:
@@ -184,22 +225,26 @@ class PatchGAN(nn.Module):
                              f'--discriminator-layers {layers}: it needs at least '
                              f'{3 << layers} px; use fewer layers or larger images')
         channels, dropout = options.discriminator_channels, options.discriminator_dropout
+        norm = options.discriminator_normalization or 'batch'
         widths = [channels * 2 ** min(layer, 3) for layer in range(layers + 1)]
+        kind = kind_of(options)
+        seen = kind.image_colors + (0 if kind.both_ways else kind.input_colors)
         modules: list[nn.Module] = [
-            nn.Conv2d(kind_of(options).input_colors + options.image_colors, channels, 4, 2, 1),
+            nn.Conv2d(seen, channels, 4, 2, 1),
             nn.LeakyReLU(0.2), *dropout_layers(dropout, nn.Dropout2d)]
         for layer in range(1, layers + 1):
             modules += [nn.Conv2d(widths[layer - 1], widths[layer], 4, 2 if layer < layers else 1,
-                                  1, bias=False),
-                        nn.BatchNorm2d(widths[layer]), nn.LeakyReLU(0.2),
+                                  1, bias=needs_bias(norm)),
+                        normalization_layer(norm, widths[layer]), nn.LeakyReLU(0.2),
                         *dropout_layers(dropout, nn.Dropout2d)]
         modules.append(nn.Conv2d(widths[layers], 1, 4, 1, 1))
         self.layers = nn.Sequential(*modules)
         self.apply(init_dcgan_weights)
 
-    def forward(self, pairs: torch.Tensor) -> torch.Tensor:
-        """``B x (I + C) x H x W`` pairs to ``B x 1 x H' x W'`` logits."""
-        return self.layers(pairs)
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``B x (I + C) x H x W`` pairs (or ``B x C x H x W`` images) to
+        ``B x 1 x H' x W'`` logits."""
+        return self.layers(images)
 
 
 class Discriminator(Factory, namespace='discriminator'):
@@ -208,15 +253,22 @@ class Discriminator(Factory, namespace='discriminator'):
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
         if train:
-            add_network_options(parser, 'discriminator')
+            group = add_network_options(parser, 'discriminator')
+            owned_by(group.add_argument(
+                '--auxiliary-weight', type=non_negative_float, default=1.0,
+                help='auxiliary: weight of the classification loss added to both players\' '
+                'losses (default: %(default)s)'), 'discriminator_conditioning', 'auxiliary')
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> nn.Module:
-        """The discriminator named by ``--discriminator``, spectrally normalized
+        """The discriminator named by ``--discriminator`` (in unpaired
+        translation, two of them: a ``DiscriminatorPair``), spectrally normalized
         if ``--discriminator-spectral-norm``, on ``--device``, in the memory format
         of ``--channels-last``."""
         options = complete(options)
         model = super().from_options(options)
+        if kind_of(options).both_ways:
+            model = DiscriminatorPair(model, super().from_options(options))
         if options.discriminator_spectral_norm:
             spectral_normalization(model, '--discriminator-spectral-norm')
         return model.to(device(options), memory_format=memory_format(options))

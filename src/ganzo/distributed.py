@@ -73,6 +73,12 @@ def world_size() -> int:
     return dist.get_world_size() if dist.is_initialized() else 1
 
 
+def unwrapped(model: nn.Module) -> nn.Module:
+    """The model inside a ``DistributedDataParallel`` wrapper, or the model itself
+    (to call its methods other than ``forward``)."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
 def is_main() -> bool:
     """Whether this is the process that writes (rank 0, or the only one)."""
     return rank() == 0

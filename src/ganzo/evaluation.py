@@ -14,11 +14,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ganzo.contracts import call
 from ganzo.errors import GanzoError
-from ganzo.kind import GENERATION
+from ganzo.kind import CONDITIONAL, GENERATION, TRANSLATION, UNPAIRED, kind_of
 from ganzo.metrics import Scorer
 from ganzo.options import Factory, complete, component_option, owned_by, positive_int
-from ganzo.registry import register
+from ganzo.registry import Registry, register
 
 
 class Evaluation(Factory, namespace='evaluation', option='evaluation_criterion'):
@@ -46,7 +47,12 @@ class Evaluation(Factory, namespace='evaluation', option='evaluation_criterion')
     @classmethod
     def from_options(cls, options: argparse.Namespace, generator: nn.Module | None = None,
                      noise=None, data=None) -> Evaluation:
-        return super().from_options(options, generator, noise, data)
+        """The criterion of ``--evaluation-criterion``, given the generator, the
+        noise and the data if its constructor takes them (a plugin's may take
+        the options alone)."""
+        options = complete(options)
+        criterion = Registry.get(cls.namespace, getattr(options, cls.option))
+        return call(criterion, options, generator=generator, noise=noise, data=data)
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:
@@ -97,26 +103,41 @@ class GeneratorLoss(Lowest):
 
 class MetricCriterion(Lowest):
     """Improved when the metric ``key`` of ``--evaluation-samples`` images of the
-    generator is the lowest so far. It is measured every ``--evaluate-every``
-    epochs and after the last one (``--epochs``); the other epochs never count
-    as improved. Options: those of ``ganzo.metrics.Scorer``."""
+    generator (of classes drawn uniformly, in a conditional run) is the lowest
+    so far. It is measured every ``--evaluate-every`` epochs and after the last
+    one (``--epochs``); the other epochs never count as improved. Options:
+    those of ``ganzo.metrics.Scorer``. In unpaired translation, the images are
+    G's translations of the images of A (the held-out ones, or the training
+    ones: the data's ``evaluation_domains``), against the images of B (unless
+    ``--evaluation-data-dir``)."""
 
-    kinds = {GENERATION}
+    kinds = {GENERATION, CONDITIONAL, UNPAIRED}
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:
         super().__init__(options, generator, noise, data)
-        if generator is None or noise is None:
-            raise TypeError(f'the {self.key} criterion needs the generator and the noise')
+        if generator is None or noise is None or data is None and kind_of(options).both_ways:
+            raise TypeError(f'the {self.key} criterion needs the generator, the noise and, in '
+                            'unpaired translation, the data')
         options = complete(options)
         self.generator, self.noise = generator, noise
         self.every, self.last = options.evaluate_every, options.epochs
-        self.scorer = Scorer(options, [self.key])
+        self.inputs, real = None, None
+        if kind_of(options).both_ways:
+            self.inputs, targets, words = data.evaluation_domains()
+            real = None if options.evaluation_data_dir else (targets, words)
+        self.scorer = Scorer(options, [self.key], real=real)
+        if self.inputs is not None:
+            count = min(len(self.inputs), options.evaluation_samples)
+            self.scorer.check(count, f'the {count} images of A to translate')
 
     def evaluate(self, epoch: int) -> dict[str, float]:
         if epoch % self.every and epoch != self.last:
             return {}
-        return {self.key: self.scorer.score_generator(self.generator, self.noise)[self.key]}
+        scores = (self.scorer.score_translations(self.generator, self.inputs)
+                  if self.inputs is not None
+                  else self.scorer.score_generator(self.generator, self.noise))
+        return {self.key: scores[self.key]}
 
     def has_improved(self, losses: dict[str, float]) -> bool:
         return self.key in losses and super().has_improved(losses)
@@ -155,9 +176,12 @@ def translation_metrics(generator: nn.Module, pairs, batch_size: int) -> dict[st
 class HeldOutTranslation(Evaluation):
     """Measures translation on the held-out pairs of the data (``--test-data-dir``
     or ``--test-fraction``): ``test_l1`` and ``test_psnr`` (see
-    ``translation_metrics``), logged after each epoch."""
+    ``translation_metrics``), logged after each epoch. In unpaired translation
+    (pairs that training never sees: ``--domains halves``), those of G (A to B),
+    which decide the best model, and ``test_l1_b_to_a`` and ``test_psnr_b_to_a``
+    of F (B to A)."""
 
-    translation = True
+    kinds = {TRANSLATION, UNPAIRED}
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module | None = None,
                  noise=None, data=None) -> None:
@@ -168,12 +192,19 @@ class HeldOutTranslation(Evaluation):
             raise TypeError(f'the {criterion} criterion needs the generator and the data')
         self.pairs = data.held_out()
         if self.pairs is None:
+            unpaired = ' with --domains halves' if kind_of(options).both_ways else ''
             raise GanzoError(f'--evaluation-criterion {criterion} needs held-out pairs: '
-                             'give --test-data-dir or --test-fraction')
+                             f'give --test-data-dir or --test-fraction{unpaired}')
         self.generator, self.batch_size = generator, options.batch_size
+        self.both_ways = kind_of(options).both_ways
 
     def evaluate(self, epoch: int) -> dict[str, float]:
-        return translation_metrics(self.generator, self.pairs, self.batch_size)
+        metrics = translation_metrics(self.generator, self.pairs, self.batch_size)
+        if self.both_ways:
+            backward = translation_metrics(self.generator.b_to_a, self.pairs.swapped(),
+                                           self.batch_size)
+            metrics.update({f'{name}_b_to_a': value for name, value in backward.items()})
+        return metrics
 
 
 @register('evaluation', 'l1')

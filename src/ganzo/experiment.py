@@ -156,9 +156,24 @@ class TrainedExperiment(Experiment):
         return self.read_options()
 
     def run_kind(self, options: argparse.Namespace) -> RunKind:
-        """The kind of the run, as its saved options, overridden by ``options``, say."""
+        """The kind of the run, as its saved options, overridden by ``options``,
+        say; the classes of a conditional run come from its saved models, so
+        that its data is not needed."""
         saved = {key: value for key, value in self.saved_options.items() if key != 'kind'}
-        return run_kind(complete(argparse.Namespace(**{**saved, **vars(options)})), check=False)
+        options = complete(argparse.Namespace(**{**saved, **vars(options)}))
+        kind = run_kind(options, check=False)
+        if not kind.conditional:
+            return kind
+        models = [self.path / 'generator.pt', self.path / CHECKPOINT]
+        path = next((path for path in models if path.exists()), None)
+        if path is None:
+            raise GanzoError(f'{self.path} has no saved model yet (generator.pt or {CHECKPOINT}): '
+                             'train it for an epoch first')
+        saved_kind = (self.checkpoint if path.name == CHECKPOINT else SavedModel(path)).kind
+        if saved_kind is None or len(saved_kind.classes) < 2:
+            raise GanzoError(f'{path} holds no classes, and {self.path} is a conditional run: '
+                             'the file is damaged; train the experiment again')
+        return run_kind(options, saved_kind.classes, check=False)
 
     @cached_property
     def checkpoint(self) -> Checkpoint:
@@ -182,7 +197,9 @@ class TrainedExperiment(Experiment):
         return saved.raw_weights if raw else saved.weights, path
 
     def fixed_noise(self) -> torch.Tensor:
-        """The training snapshots' fixed noise, kept in the checkpoint."""
+        """The training snapshots' fixed noise, kept in the checkpoint; in a
+        conditional run, the noise points of the snapshots' columns (each of
+        their rows repeats them for a class)."""
         if not (self.path / CHECKPOINT).exists():
             raise GanzoError(f'--sample-from-fixed-noise: {self.path} has no {CHECKPOINT}, which '
                              'keeps the fixed noise; pass --no-sample-from-fixed-noise')
@@ -190,4 +207,5 @@ class TrainedExperiment(Experiment):
         if noise is None:
             raise GanzoError('--sample-from-fixed-noise: the experiment was trained without '
                              'fixed noise; pass --no-sample-from-fixed-noise')
-        return noise
+        labels = self.checkpoint.fixed_labels
+        return noise if labels is None else noise[labels == labels[0]]

@@ -12,7 +12,8 @@ from torch import nn
 
 from ganzo.acceleration import Acceleration
 from ganzo.augment import Augment
-from ganzo.contracts import Losses, Progress
+from ganzo.contracts import Losses, Progress, call
+from ganzo.distributed import unwrapped
 from ganzo.errors import GanzoError
 from ganzo.hook import Hook
 from ganzo.kind import GENERATION, TRANSLATION, run_kind
@@ -38,6 +39,10 @@ class Game(Factory, namespace='game'):
             return
         group = parser.add_argument_group('game')
         component_option(group, 'game', 'the game played by generator and discriminator')
+        group.add_argument('--conditional', action=argparse.BooleanOptionalAction, default=False,
+                           help='a conditional GAN: the generator and the discriminator take the '
+                           'class labels of the data (see --generator-conditioning, '
+                           '--discriminator-conditioning) (default: off)')
         group.add_argument('--generator-iterations', type=positive_int, default=1,
                            help='generator steps in each turn (default: %(default)s)')
         group.add_argument('--discriminator-iterations', type=positive_int, default=1,
@@ -132,14 +137,21 @@ class StandardGame:
     options, with the moving average of the generator for ``--ema-decay``). The
     models run on ``--device`` as ``--precision``, ``--channels-last`` and
     ``--compile`` say (``ganzo.acceleration``); the discriminator is not compiled
-    when the loss or a regularizer differentiates it twice (``double_backward``)."""
+    when the loss or a regularizer differentiates it twice (``double_backward``).
+
+    With ``--conditional`` (``conditional = True``: it plays conditional runs),
+    the generator makes images of the classes of the batch's labels
+    (``generator(noise, labels)``), and the losses and regularizers get the
+    labels, which they pass to the discriminator (the augmentations change the
+    images only)."""
 
     kind = GENERATION
+    conditional = True
 
     def __init__(self, options: argparse.Namespace, generator: nn.Module,
                  discriminator: nn.Module, loss, hooks: dict[str, list] | None = None) -> None:
         options = complete(options)
-        run_kind(options)  # refuses components that do not serve this game's kind of run
+        self.kind = run_kind(options)  # refuses components that do not serve this kind of run
         self.generator, self.discriminator, self.loss = generator, discriminator, loss
         self.device = device(options)
         self.regularizers = Regularizer.from_options(options, discriminator)
@@ -161,10 +173,8 @@ class StandardGame:
         self.schedule = LinearDecay(options, self.generator_optimizer,
                                     self.discriminator_optimizer)
         self.augment = Augment.from_options(options)
-        unwrapped = (generator.module if isinstance(generator, nn.parallel.DistributedDataParallel)
-                     else generator)
         self.hooks = hooks if hooks is not None else {
-            'generator': Hook.from_options(options, 'generator', unwrapped),
+            'generator': Hook.from_options(options, 'generator', unwrapped(generator)),
             'discriminator': Hook.from_options(options, 'discriminator')}
 
     def batches(self, data: Iterable) -> int:
@@ -196,9 +206,11 @@ class StandardGame:
     def samples(self, batch: list[torch.Tensor], noise
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Real data, generated data and labels for the losses, from a batch
-        ``(images, labels)``: the generator's images from new noise."""
+        ``(images, labels)``: the generator's images from new noise (of the
+        batch's classes, in a conditional run)."""
         real, labels = batch
-        return real, self.generator(noise.sample(real.shape[0])), labels
+        fake = self.generator(noise.sample(real.shape[0]), *self.kind.condition(labels))
+        return real, fake, labels
 
     def generate(self, batch: list[torch.Tensor], noise
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -214,7 +226,7 @@ class StandardGame:
             real, fake = self.augment(real), self.augment(fake)
             loss = self.loss.for_discriminator(real, fake, labels)
             for regularizer in self.regularizers:
-                penalty = regularizer(real, fake)
+                penalty = call(regularizer, real, fake, labels=labels)
                 if penalty is not None:
                     loss = loss + penalty
         self._step(loss, self.discriminator_optimizer, self.discriminator, 'discriminator')
@@ -224,11 +236,15 @@ class StandardGame:
         self.discriminator.requires_grad_(False)
         try:
             with self.acceleration.autocast():
-                loss = self.loss.for_generator(self.augment(fake), labels)
+                loss = self.generator_loss(fake, labels)
             self._step(loss, self.generator_optimizer, self.generator, 'generator')
         finally:
             self.discriminator.requires_grad_(True)
         return loss.detach().float()
+
+    def generator_loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The generator's loss on ``fake``, which the discriminator sees augmented."""
+        return self.loss.for_generator(self.augment(fake), labels)
 
     def _step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module,
               name: str) -> None:
@@ -279,12 +295,21 @@ class TranslateGame(StandardGame):
     targets ``B x C x H x W`` as labels (``pix2pix`` adds their L1 distance to
     the generated images). Noise is not used. Turns, optimizers and hooks are
     those of ``standard``: each batch is read once, its generated images serve
-    the discriminator step and the first generator step."""
+    the discriminator step and the first generator step. With ``--augment`` the
+    discriminator sees each pair augmented as one image (the same shift, cut and
+    colour change for the input and the image), and pix2pix's L1 distance is
+    taken on the generated images themselves."""
 
     kind = TRANSLATION
+    conditional = False
 
     def samples(self, batch: list[torch.Tensor], noise
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         inputs, targets = batch
         return (torch.cat([inputs, targets], 1), torch.cat([inputs, self.generator(inputs)], 1),
                 targets)
+
+    def generator_loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if getattr(self.loss, 'translation', False):  # pix2pix: L1 on the unaugmented images
+            return self.loss.for_generator(self.augment(fake), labels, generated=fake)
+        return super().generator_loss(fake, labels)

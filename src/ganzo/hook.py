@@ -41,14 +41,20 @@ class Hook(Factory, namespace='hook'):
             return
         group = parser.add_argument_group('hook')
         for model in ('generator', 'discriminator'):
-            group.add_argument(f'--{model}-hooks', nargs='*', default=[], metavar='HOOK',
+            group.add_argument(f'--{model}-hooks', f'--{model}-hook', nargs='*', metavar='HOOK',
                                choices=Registry.names('hook'),
                                help=f'hooks applied after each {model} step, among '
-                               f'{", ".join(Registry.names("hook"))} (default: none)')
-        owned_by(group.add_argument('--clip-to', type=positive_float, default=0.01,
-                                    help='weight-clipper: clamp weights to [-c, c] '
-                                    '(default: %(default)s)'),
-                 ('generator_hooks', 'discriminator_hooks'), 'weight-clipper')
+                               f'{", ".join(Registry.names("hook"))}; the option alone, '
+                               'without hooks, for none (default: those the loss asks for: '
+                               f'{needs(model) or "none"})')
+        clip_to = owned_by(group.add_argument('--clip-to', type=positive_float, default=0.01,
+                                              help='weight-clipper: clamp weights to [-c, c] '
+                                              '(default: %(default)s)'),
+                           ('generator_hooks', 'discriminator_hooks'), 'weight-clipper')
+        clipping = [loss for loss in Registry.names('loss')
+                    if 'weight-clipper' in hooks_of_loss(loss, 'discriminator')]
+        if clipping:
+            owned_by(clip_to, 'loss', *clipping)
         group.add_argument('--ema-decay', type=decay, metavar='DECAY',
                            help='keep a moving average of the generator\'s weights with this '
                            'decay per generator step, e.g. 0.999; snapshots, evaluation, '
@@ -61,11 +67,16 @@ class Hook(Factory, namespace='hook'):
     @classmethod
     def from_options(cls, options: argparse.Namespace, model: str,
                      network: nn.Module | None = None) -> list:
-        """The hooks of ``model`` ('generator' or 'discriminator'), then, for the
-        generator ``network`` with ``--ema-decay``, its ``MovingAverage``."""
+        """The hooks of ``model`` ('generator' or 'discriminator'): those of
+        ``--<model>-hooks``, or, when it is not given, those that the loss asks
+        for (its class attribute ``hooks``: the critic of ``wgan`` is clipped);
+        then, for the generator ``network`` with ``--ema-decay``, its
+        ``MovingAverage``."""
         options = complete(options)
-        hooks = [Registry.build('hook', name, options)
-                 for name in getattr(options, f'{model}_hooks')]
+        names = getattr(options, f'{model}_hooks')
+        if names is None:
+            names = hooks_of_loss(options.loss, model)
+        hooks = [Registry.build('hook', name, options) for name in names]
         if model == 'generator' and network is not None and options.ema_decay is not None:
             hooks.append(MovingAverage(options, network))
         return hooks
@@ -78,6 +89,18 @@ class Hook(Factory, namespace='hook'):
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+
+def hooks_of_loss(loss: str, model: str) -> tuple[str, ...]:
+    """The hooks that the loss registered as ``loss`` asks for on ``model`` by default."""
+    return tuple(getattr(Registry.get('loss', loss), 'hooks', {}).get(model, ()))
+
+
+def needs(model: str) -> str:
+    """Which losses ask for which hooks on ``model``, in words (for ``--help``)."""
+    return ', '.join(f'{", ".join(hooks_of_loss(loss, model))} for {loss}'
+                     for loss in Registry.names('loss') if hooks_of_loss(loss, model))
 
 
 @register('hook', 'weight-clipper')

@@ -6,11 +6,16 @@ The folder gets ``deh.json``, the options used (the seed included), and:
 
 * samples: ``--num-samples`` images ``0001.png``... from noise (the fixed
   noise of the training snapshots with ``--sample-from-fixed-noise``) and
-  ``grid.png``, laid out as the snapshots;
+  ``grid.png`` of the first ``--grid-size`` of them, laid out as the snapshots;
 * ``--interpolate K``: for each of the ``N = --num-samples`` latent points
   ``z_i``, a row of K images along the great circle (spherical interpolation)
   from ``z_i`` to ``z_{i+1}`` (the last row back to ``z_1``), ``RRRR-KK.png``
   and ``grid.png`` with one row per latent point;
+* in a conditional experiment, the same for each class of ``--class`` (default:
+  all), from the same latent points: ``<class>-0001.png``... (or
+  ``<class>-RRRR-KK.png``) and a grid with one row per class (of one class, as
+  the samples of an unconditional experiment; per class and latent point with
+  ``--interpolate``: the class stays fixed along a row);
 * ``--input`` (translation): the translation of each image of a file or
   folder, under the same relative name; images are read as in training
   (``--image-size``), with the run's input channels (grey for colorization).
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,11 +41,13 @@ import ganzo
 from ganzo.data import Transform, image_transform, load_image, readable_image
 from ganzo.errors import GanzoError
 from ganzo.experiment import TrainedExperiment, run_directory
-from ganzo.kind import kind_of
+from ganzo.kind import RunKind, kind_of
 from ganzo.noise import Noise
 from ganzo.options import device, path_is_writable
-from ganzo.snapshot import generate, grid
+from ganzo.snapshot import class_rows, generate, grid
 from ganzo.state import seed_everything
+
+GRID_SIZE = 64  # images in grid.png, unless --grid-size or --snapshot-size say more
 
 # Latent points
 
@@ -107,19 +115,34 @@ def write_options(folder: Path, options: argparse.Namespace) -> None:
     (folder / 'deh.json').write_text(json.dumps(values, indent=2, default=str) + '\n')
 
 
-def batches(inputs: torch.Tensor, size: int) -> Iterator[torch.Tensor]:
-    progress = tqdm(total=len(inputs), unit='image', desc='deh', leave=False, disable=None,
+def batches(inputs: tuple[torch.Tensor, ...], size: int) -> Iterator[list[torch.Tensor]]:
+    """The tensors of ``inputs`` (of one length) in batches of ``size``, with a progress bar."""
+    total = len(inputs[0])
+    progress = tqdm(total=total, unit='image', desc='deh', leave=False, disable=None,
                     file=sys.stderr)
     with progress:
-        for start in range(0, len(inputs), size):
-            yield inputs[start:start + size]
-            progress.update(len(inputs[start:start + size]))
+        for start in range(0, total, size):
+            yield [tensor[start:start + size] for tensor in inputs]
+            progress.update(min(size, total - start))
+
+
+def class_stems(kind: RunKind, labels: list[int]) -> list[str]:
+    """File name stems of the classes ``labels``: their names, with other
+    characters than letters, digits and ``. _ -`` replaced (``class<i>`` when
+    that makes two classes alike)."""
+    stems = [re.sub(r'[^A-Za-z0-9._-]+', '_', name).strip('.') or '_' for name in kind.classes]
+    if len(set(stems)) < len(stems):
+        stems = [f'class{label}' for label in range(len(kind.classes))]
+    return [stems[label] for label in labels]
 
 
 def sample(options: argparse.Namespace, experiment: TrainedExperiment,
            generator: nn.Module) -> str:
     """Samples (or interpolations) and their grid in a new folder; what was written."""
-    count = options.num_samples or options.snapshot_size or min(options.batch_size, 64)
+    kind = kind_of(options)
+    snapshot = options.snapshot_size or min(options.batch_size, 64)
+    count = options.num_samples or (class_rows(kind, snapshot)[1] if kind.conditional
+                                    else snapshot)
     if options.interpolate and count < 2:
         raise GanzoError('--interpolate needs --num-samples 2 or more: each row goes from '
                          'one latent point to the next')
@@ -133,15 +156,29 @@ def sample(options: argparse.Namespace, experiment: TrainedExperiment,
         names = [f'{row}-{step:0{len(str(steps))}d}' for row in names
                  for step in range(1, steps + 1)]
         columns = steps
+    inputs: tuple[torch.Tensor, ...] = (points,)
+    if kind.conditional:  # the same points for each class, a class per row
+        labels = torch.tensor(options.classes, device=points.device)
+        inputs = (points.repeat(len(labels), 1), labels.repeat_interleave(len(points)))
+        names = [f'{stem}-{name}' for stem in class_stems(kind, options.classes)
+                 for name in names]
+        columns = columns or (count if len(options.classes) > 1 else None)  # a row per class
     folder = new_output_folder(options)
     write_options(folder, options)
     images, files = [], iter(names)
-    for batch in batches(points, options.batch_size):
-        images.append(generate(generator, batch).cpu())
+    for batch in batches(inputs, options.batch_size):
+        images.append(generate(generator, *batch).cpu())
         for image in images[-1]:
             to_image(image).save(folder / f'{next(files)}.png')
-    save_image(grid(torch.cat(images), columns), folder / 'grid.png')
-    what = f'{count} rows of {columns} images' if columns else f'{count} images'
+    shown = options.grid_size or max(GRID_SIZE, options.snapshot_size or 0)
+    if columns:  # whole rows
+        shown = max(1, shown // columns) * columns
+    save_image(grid(torch.cat(images)[:shown], columns), folder / 'grid.png')
+    what = (f'{count} rows of {options.interpolate} images' if options.interpolate
+            else f'{count} images')
+    if kind.conditional:
+        what += (f' of class {kind.classes[options.classes[0]]}' if len(options.classes) == 1
+                 else f' of each of {len(options.classes)} classes')
     noise = 'fixed noise' if options.sample_from_fixed_noise else f'seed {options.seed}'
     return f'wrote {what} and grid.png ({noise}) to {folder}'
 
@@ -186,7 +223,7 @@ def translate(options: argparse.Namespace, generator: nn.Module) -> str:
     folder = new_output_folder(options)
     write_options(folder, options)
     indices = torch.arange(len(files))
-    for batch in batches(indices, options.batch_size):
+    for batch, in batches((indices,), options.batch_size):
         inputs = torch.stack([transform(load_image(str(files[i]))) for i in batch.tolist()])
         for index, image in zip(batch.tolist(), generate(generator, inputs.to(device(options)))):
             relative = files[index].relative_to(root) if root.is_dir() else Path(root.name)

@@ -12,6 +12,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ganzo.errors import GanzoError
+from ganzo.kind import CONDITIONING
 from ganzo.options import component_option, owned_by, positive_int, probability
 
 SMALLEST_MAP = 4
@@ -55,7 +56,7 @@ def init_dcgan_weights(module: nn.Module) -> None:
     N(0, 0.02), batch norm weights N(1, 0.02), biases 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, nn.BatchNorm2d) and module.affine:
         nn.init.normal_(module.weight, 1.0, 0.02)
     else:
         return
@@ -68,9 +69,11 @@ def dropout_layers(dropout: float | None, layer: type[nn.Module] = nn.Dropout) -
     return [] if dropout is None else [layer(dropout)]
 
 
-def add_network_options(parser: argparse.ArgumentParser, network: str) -> None:
+def add_network_options(parser: argparse.ArgumentParser,
+                        network: str) -> argparse._ArgumentGroup:
     """The options of ``network`` ('generator' or 'discriminator'): its
-    architecture, ``--<network>-layers``, ``-channels`` and ``-dropout``."""
+    architecture, ``--<network>-layers``, ``-channels``, ``-dropout``,
+    ``-spectral-norm``, ``-conditioning`` and ``-attention``; their group."""
     group = parser.add_argument_group(network)
     component_option(group, network, f'{network} architecture')
     group.add_argument(
@@ -90,14 +93,55 @@ def add_network_options(parser: argparse.ArgumentParser, network: str) -> None:
         f'--{network}-spectral-norm', action=argparse.BooleanOptionalAction, default=False,
         help=f'spectral normalization (Miyato et al. 2018) of every linear and convolution '
              f'weight of the {network} (default: off)')
+    group.add_argument(
+        f'--{network}-conditioning', choices=CONDITIONING[network],
+        help=f'with --conditional, how the {network} takes the class labels: '
+             + CONDITIONING_HELP[network] + ' (default: the first the architecture has: '
+             + DEFAULT_CONDITIONING[network] + ')')
     owned_by(group.add_argument(
         f'--{network}-attention', type=positive_int, metavar='SIZE',
         help=f'conv, resnet: a self-attention block (SAGAN) on the {network}\'s feature maps '
              'of SIZE x SIZE pixels, e.g. 16 (default: none)'), network, *ATTENTION_NETWORKS)
+    normalized = NORMALIZED_NETWORKS[network]
+    owned_by(group.add_argument(
+        f'--{network}-normalization', choices=tuple(NORMALIZATIONS),
+        help=f'{", ".join(normalized)}: batch or instance normalization in the {network} '
+             '(default: the network\'s own: batch for u-gen and patch-gan as in pix2pix, '
+             'instance for resnet-translator as in CycleGAN)'), network, *normalized)
+    return group
 
 
+CONDITIONING_HELP = {
+    'generator': 'concat (an embedding of the label concatenated to the noise: fc, conv) or '
+                 'batch-norm (conditional batch normalization: conv, good, resnet)',
+    'discriminator': 'concat (label planes concatenated to the image), projection (Miyato & '
+                     'Koyama 2018) or auxiliary (a classifier of the class, ACGAN; '
+                     '--auxiliary-weight)'}
+DEFAULT_CONDITIONING = {'generator': 'concat for fc and conv, batch-norm for good and resnet',
+                        'discriminator': 'concat for fc, projection for conv, good and resnet'}
 # The networks that place a self-attention block where --<network>-attention says.
 ATTENTION_NETWORKS = ('conv', 'resnet')
+# The networks whose normalization --<network>-normalization chooses.
+NORMALIZED_NETWORKS = {'generator': ('u-gen', 'resnet-translator'),
+                       'discriminator': ('patch-gan',)}
+# Batch normalization (Ioffe & Szegedy 2015) normalizes each channel over the batch and
+# learns a scale and shift; instance normalization (Ulyanov et al. 2016,
+# https://arxiv.org/abs/1607.08022) over each image alone, without either, as in CycleGAN.
+NORMALIZATIONS = {'batch': nn.BatchNorm2d, 'instance': nn.InstanceNorm2d}
+
+
+def normalization_layer(name: str, channels: int) -> nn.Module:
+    """The normalization layer ``name`` ('batch' or 'instance') of ``channels``
+    channels. A convolution before it needs a bias only for 'instance', which has
+    no shift of its own (``needs_bias``)."""
+    return NORMALIZATIONS[name](channels)
+
+
+def needs_bias(normalization: str) -> bool:
+    """Whether a convolution followed by ``normalization`` needs its own bias."""
+    return normalization == 'instance'
+
+
 # The layers that spectral normalization divides by their largest singular value.
 WEIGHTED_LAYERS = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d,
                    nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)

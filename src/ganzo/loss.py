@@ -9,16 +9,29 @@ holds the discriminator and exposes::
 where the data are ``B x C x H x W`` batches and the discriminator returns logits
 (of any shape: ``patch-gan`` scores patches). In the ``translate`` game the data
 are (input, image) pairs stacked on the channels and the labels are the targets.
+In a conditional run (``--conditional``) the labels ``B`` are the classes of
+both the real and the generated data, and the losses give them to the
+discriminator (``DiscriminatorLoss.scores``): every loss here serves every kind
+of run but pix2pix (translation only). A discriminator with an auxiliary
+classifier (``--discriminator-conditioning auxiliary``) gets its classification
+loss added to any loss by ``AuxiliaryClassifierLoss`` (``Loss.from_options``).
+
+A loss may ask for hooks with a class attribute ``hooks``, by model: ``wgan``
+has ``{'discriminator': ('weight-clipper',)}``. The models get them unless
+``--generator-hooks`` or ``--discriminator-hooks`` is given (see ``ganzo.hook``).
 """
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzo.distributed import unwrapped
+from ganzo.kind import DESCRIPTIONS, kind_of
 from ganzo.options import (
     Factory,
     complete,
@@ -42,7 +55,8 @@ class Loss(Factory, namespace='loss'):
         component_option(group, 'loss', 'loss function: gan (the non-saturating GAN loss), '
                          'wgan, wgan-gp, hinge, least-squares, relativistic, pix2pix')
         owned_by(group.add_argument(
-            '--gradient-penalty-factor', type=non_negative_float, default=10.0,
+            '--gradient-penalty-factor', '--gradient-penalty', type=non_negative_float,
+            default=10.0,
             help='wgan-gp: weight λ of the gradient penalty (default: %(default)s)'),
             'loss', 'wgan-gp')
         for action in (
@@ -64,9 +78,68 @@ class Loss(Factory, namespace='loss'):
                                     help='pix2pix: weight of the L1 distance to the target '
                                     '(default: %(default)s)'), 'loss', 'pix2pix')
 
+    @classmethod
+    def from_options(cls, options: argparse.Namespace, discriminator: nn.Module) -> Any:
+        """The loss of ``--loss``; with a discriminator that has an auxiliary
+        classifier (``classifies``), wrapped in ``AuxiliaryClassifierLoss``."""
+        loss = super().from_options(options, discriminator)
+        if getattr(unwrapped(discriminator), 'classifies', False):
+            loss = AuxiliaryClassifierLoss(loss, discriminator,
+                                           complete(options).auxiliary_weight)
+        return loss
+
+
+class DiscriminatorLoss:
+    """Base of the losses here: holds the discriminator, and ``scores(data,
+    labels)`` calls it, with the labels in a conditional run. Serves every kind
+    of run (``kinds``): a loss that calls the discriminator itself, without
+    ``scores``, must not say so (it would not give it the labels)."""
+
+    kinds = frozenset(DESCRIPTIONS)
+
+    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        self.discriminator = discriminator
+        self.kind = kind_of(options)
+
+    def scores(self, data: torch.Tensor, labels: Any = None) -> torch.Tensor:
+        """The discriminator's logits for ``data``, of the classes ``labels`` in a
+        conditional run."""
+        return self.discriminator(data, *self.kind.condition(labels))
+
+
+class AuxiliaryClassifierLoss:
+    """ACGAN (Odena et al. 2017, https://arxiv.org/abs/1610.09585) on top of
+    any loss: for a discriminator with an auxiliary classifier (``classify(images)``,
+    class logits ``B x K``), ``weight`` (``--auxiliary-weight``) times the
+    cross-entropy of the class of the real images is added to the
+    discriminator's loss, and of the class of the generated images to the
+    generator's, so that the generator makes images of the requested classes.
+    (The discriminator learns to classify the real images only, as in most
+    implementations since; the classifier runs in a second pass of the
+    discriminator.) The other attributes are those of the wrapped ``loss``."""
+
+    def __init__(self, loss: Any, discriminator: nn.Module, weight: float) -> None:
+        self.loss, self.discriminator, self.weight = loss, discriminator, weight
+
+    def __getattr__(self, name: str) -> Any:  # hooks, double_backward... of the loss
+        return getattr(self.__dict__['loss'], name)
+
+    def classification(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        logits = unwrapped(self.discriminator).classify(images)
+        return self.weight * F.cross_entropy(logits.float(), labels)
+
+    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
+        return (self.loss.for_generator(fake_data, labels)
+                + self.classification(fake_data, labels))
+
+    def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                          labels=None) -> torch.Tensor:
+        return (self.loss.for_discriminator(real_data, fake_data, labels)
+                + self.classification(real_data, labels))
+
 
 @register('loss', 'gan', default=True)
-class GANLoss:
+class GANLoss(DiscriminatorLoss):
     """The loss of Goodfellow et al. 2014 (https://arxiv.org/abs/1406.2661):
     binary cross-entropy on the discriminator's logits, with the
     non-saturating generator loss ``-log D(G(z))``. Optionally soft labels
@@ -74,20 +147,20 @@ class GANLoss:
     discriminator's labels swapped)."""
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
+        super().__init__(options, discriminator)
         options = complete(options)
-        self.discriminator = discriminator
         self.soft_labels = options.soft_labels
         self.noisy_labels = options.noisy_labels
         self.noisy_labels_frequency = options.noisy_labels_frequency
 
     def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
-        logits = self.discriminator(fake_data)
+        logits = self.scores(fake_data, labels)
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
                           labels=None) -> torch.Tensor:
-        real_logits = self.discriminator(real_data)
-        fake_logits = self.discriminator(fake_data)
+        real_logits = self.scores(real_data, labels)
+        fake_logits = self.scores(fake_data, labels)
         real_targets, fake_targets = self._targets(real_logits), 1 - self._targets(fake_logits)
         if self.noisy_labels:
             swap = torch.rand_like(real_targets) < self.noisy_labels_frequency
@@ -104,30 +177,32 @@ class GANLoss:
 
 
 @register('loss', 'wgan')
-class WGANLoss:
+class WGANLoss(DiscriminatorLoss):
     """The Wasserstein loss of Arjovsky et al. 2017 (https://arxiv.org/abs/1701.07875):
     the critic maximises ``D(real) - D(fake)``, the generator ``D(fake)``. The
-    critic must be kept Lipschitz: pass ``--discriminator-hooks weight-clipper``."""
+    critic is kept Lipschitz by weight clipping (``weight-clipper``, ``--clip-to``),
+    unless ``--discriminator-hooks`` chooses other hooks (given alone: none)."""
 
-    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
-        self.discriminator = discriminator
+    hooks = {'discriminator': ('weight-clipper',)}
 
     def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
-        return -self.discriminator(fake_data).mean()
+        return -self.scores(fake_data, labels).mean()
 
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
                           labels=None) -> torch.Tensor:
-        return self.discriminator(fake_data).mean() - self.discriminator(real_data).mean()
+        return self.scores(fake_data, labels).mean() - self.scores(real_data, labels).mean()
 
 
 @register('loss', 'wgan-gp')
 class WGANGPLoss(WGANLoss):
     """WGAN with the gradient penalty of Gulrajani et al. 2017
     (https://arxiv.org/abs/1704.00028) instead of weight clipping:
-    ``λ E[(|∇D(x̂)| - 1)²]`` on random interpolates ``x̂`` of real and fake data."""
+    ``λ E[(|∇D(x̂)| - 1)²]`` on random interpolates ``x̂`` of real and fake data
+    (of the same classes, in a conditional run)."""
 
     double_backward = True  # the penalty is differentiated: torch.compile cannot do it
     penalizes_gradients = True  # the regularizers r1 and r2 would do it twice
+    hooks: dict = {}  # the penalty replaces weight clipping
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
         super().__init__(options, discriminator)
@@ -136,14 +211,16 @@ class WGANGPLoss(WGANLoss):
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
                           labels=None) -> torch.Tensor:
         return (super().for_discriminator(real_data, fake_data, labels)
-                + self.gradient_penalty_factor * self.gradient_penalty(real_data, fake_data))
+                + self.gradient_penalty_factor
+                * self.gradient_penalty(real_data, fake_data, labels))
 
-    def gradient_penalty(self, real_data: torch.Tensor, fake_data: torch.Tensor) -> torch.Tensor:
+    def gradient_penalty(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                         labels=None) -> torch.Tensor:
         weight = torch.rand(real_data.shape[0], *[1] * (real_data.dim() - 1),
                             device=real_data.device, dtype=real_data.dtype)
         interpolates = torch.lerp(fake_data.detach(), real_data.detach(), weight)
         interpolates.requires_grad_(True)
-        scores = self.discriminator(interpolates)
+        scores = self.scores(interpolates, labels)
         gradients, = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
         return ((gradients.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
@@ -155,32 +232,31 @@ class HingeLoss(WGANLoss):
     minimises ``E[max(0, 1 - D(real))] + E[max(0, 1 + D(fake))]``, the generator
     ``-E[D(fake)]`` (as in WGAN)."""
 
+    hooks: dict = {}  # no weight clipping: the loss's margin bounds the critic
+
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
                           labels=None) -> torch.Tensor:
-        return (F.relu(1 - self.discriminator(real_data)).mean()
-                + F.relu(1 + self.discriminator(fake_data)).mean())
+        return (F.relu(1 - self.scores(real_data, labels)).mean()
+                + F.relu(1 + self.scores(fake_data, labels)).mean())
 
 
 @register('loss', 'least-squares')
-class LeastSquaresLoss:
+class LeastSquaresLoss(DiscriminatorLoss):
     """The loss of LSGAN (Mao et al. 2017, https://arxiv.org/abs/1611.04076),
     with the labels 0 (fake) and 1 (real): the discriminator minimises
     ``(E[(D(real) - 1)²] + E[D(fake)²]) / 2``, the generator ``E[(D(fake) - 1)²] / 2``."""
 
-    def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
-        self.discriminator = discriminator
-
     def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
-        return (self.discriminator(fake_data) - 1).pow(2).mean() / 2
+        return (self.scores(fake_data, labels) - 1).pow(2).mean() / 2
 
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
                           labels=None) -> torch.Tensor:
-        return ((self.discriminator(real_data) - 1).pow(2).mean()
-                + self.discriminator(fake_data).pow(2).mean()) / 2
+        return ((self.scores(real_data, labels) - 1).pow(2).mean()
+                + self.scores(fake_data, labels).pow(2).mean()) / 2
 
 
 @register('loss', 'relativistic')
-class RelativisticLoss:
+class RelativisticLoss(DiscriminatorLoss):
     """The relativistic average loss (Jolicoeur-Martineau 2018,
     https://arxiv.org/abs/1807.00734): the discriminator judges how much more
     real a real image is than the average fake one, ``D(real) - E[D(fake)]``, and
@@ -190,24 +266,26 @@ class RelativisticLoss:
 
     The generator's loss needs real images too: it uses those of the last
     ``for_discriminator`` call (the batch of the discriminator step that the
-    game's generator step follows), scored by the current discriminator."""
+    game's generator step follows, with its labels), scored by the current
+    discriminator."""
 
     def __init__(self, options: argparse.Namespace, discriminator: nn.Module) -> None:
-        self.discriminator = discriminator
+        super().__init__(options, discriminator)
         self.form = complete(options).relativistic_form
         self.real_data: torch.Tensor | None = None
+        self.real_labels: Any = None
 
     def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
         if self.real_data is None:
             raise RuntimeError('the relativistic loss compares with real images: call '
                                'for_discriminator before for_generator')
-        real_logits, fake_logits = self.discriminator(self.real_data), self.discriminator(fake_data)
-        return self._loss(fake_logits, real_logits)
+        real_logits = self.scores(self.real_data, self.real_labels)
+        return self._loss(self.scores(fake_data, labels), real_logits)
 
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,
                           labels=None) -> torch.Tensor:
-        self.real_data = real_data.detach()
-        return self._loss(self.discriminator(real_data), self.discriminator(fake_data))
+        self.real_data, self.real_labels = real_data.detach(), labels
+        return self._loss(self.scores(real_data, labels), self.scores(fake_data, labels))
 
     def _loss(self, winning: torch.Tensor, losing: torch.Tensor) -> torch.Tensor:
         """The loss of the player who wants ``winning`` logits to look more real
@@ -236,8 +314,12 @@ class Pix2PixLoss(GANLoss):
         super().__init__(options, discriminator)
         self.l1_weight = complete(options).l1_weight
 
-    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
-        images = fake_data[:, -labels.shape[1]:]
+    def for_generator(self, fake_data: torch.Tensor, labels=None,
+                      generated: torch.Tensor | None = None) -> torch.Tensor:
+        """``generated``: the pairs before the augmentation of what the
+        discriminator sees (``--augment``), whose images the L1 distance takes
+        (default: ``fake_data``)."""
+        images = (fake_data if generated is None else generated)[:, -labels.shape[1]:]
         return super().for_generator(fake_data) + self.l1_weight * F.l1_loss(images, labels)
 
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,

@@ -1,4 +1,5 @@
-"""Noise: samples of the generator's latent space."""
+"""Noise: samples of the generator's latent space, and the generator's inputs
+made of them (with class labels, in a conditional run)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 
 import torch
 
+from ganzo.kind import RunKind
 from ganzo.options import Factory, complete, component_option, device, positive_int
 from ganzo.registry import register
 
@@ -33,3 +35,18 @@ class GaussianNoise:
 
     def sample(self, batch_size: int) -> torch.Tensor:
         return torch.randn(batch_size, self.state_size, device=self.device)
+
+
+def generator_inputs(noise, count: int, kind: RunKind,
+                     labels: torch.Tensor | int | None = None) -> tuple[torch.Tensor, ...]:
+    """What the generator takes to make ``count`` images: ``(noise B x Z,)``, and
+    in a conditional run the labels ``B`` too: ``labels`` (a tensor, or one
+    class for all), or classes drawn uniformly."""
+    points = noise.sample(count)
+    if not kind.conditional:
+        return (points,)
+    if labels is None:
+        labels = torch.randint(len(kind.classes), (count,), device=points.device)
+    elif isinstance(labels, int):
+        labels = torch.full((count,), labels, dtype=torch.int64, device=points.device)
+    return points, labels.to(points.device)

@@ -9,6 +9,10 @@ function registered with ``with_option_parser``. From those declarations:
   command line > ``--from-json`` file > ``base`` (a saved ``options.json``) > defaults,
   by turning the JSON values into arguments so that they are validated the same way;
 * ``complete(options)`` fills a partial ``Namespace`` (library use) with the defaults.
+
+A game may change the defaults of other options (its class attribute
+``defaults``, such as the cycle game's ``{'loss': 'least-squares'}``): both
+take them for the options that were not given (``game_defaults``).
 """
 
 from __future__ import annotations
@@ -31,10 +35,10 @@ from ganzo.errors import GanzoError
 from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
-    'ganzo.data', 'ganzo.data.translation', 'ganzo.generator', 'ganzo.discriminator',
-    'ganzo.resnet', 'ganzo.loss', 'ganzo.regularizer', 'ganzo.augment', 'ganzo.hook',
-    'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game',
-    'ganzo.acceleration',
+    'ganzo.data', 'ganzo.data.translation', 'ganzo.data.unpaired', 'ganzo.generator',
+    'ganzo.discriminator', 'ganzo.resnet', 'ganzo.loss', 'ganzo.regularizer', 'ganzo.augment',
+    'ganzo.hook', 'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation',
+    'ganzo.game', 'ganzo.cycle', 'ganzo.acceleration',
 )
 # Options that say how and where a run happens, not what it computes: they
 # are left out of the experiment's default name, and the first five out of
@@ -42,7 +46,7 @@ COMPONENT_MODULES = (
 RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment', 'model_dir',
                'output_dir', 'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
                'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
-               'compile', 'cache_images')
+               'compile', 'cache_images', 'tracker_project', 'mlflow_uri', 'wandb_mode')
 NOT_SAVED = RUN_OPTIONS[:5]
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
 
@@ -85,10 +89,26 @@ beta = number_type(float, lambda x: 0 <= x < 1, 'a number in [0, 1)')
 
 
 def component_option(group: argparse._ArgumentGroup, namespace: str, help: str,
-                     flag: str | None = None) -> None:
-    """``--<namespace>``: which registered component of ``namespace`` to use."""
-    group.add_argument(f'--{flag or namespace}', default=Registry.default(namespace),
-                       choices=Registry.names(namespace), help=f'{help} (default: %(default)s)')
+                     flag: str | None = None, aliases: tuple[str, ...] = (),
+                     several: bool = False) -> None:
+    """``--<flag>`` (default ``--<namespace>``, or any of ``aliases``): which
+    registered component of ``namespace`` to use (with ``several``, one or more:
+    a list, see ``chosen``)."""
+    default = Registry.default(namespace)
+    group.add_argument(f'--{flag or namespace}', *(f'--{alias}' for alias in aliases),
+                       choices=Registry.names(namespace),
+                       default=[default] if several else default, nargs='+' if several else None,
+                       metavar='NAME' if several else None,
+                       help=f'{help}: {", ".join(Registry.names(namespace))} (default: {default})'
+                       if several else f'{help} (default: %(default)s)')
+
+
+def chosen(value: str | list[str]) -> list[str]:
+    """The names that an option of several components holds (a name, from a
+    library call or an older options.json, or a list), each once; ``none``
+    counts only alone."""
+    names = list(dict.fromkeys(_as_list(value)))
+    return [name for name in names if name != 'none'] or names
 
 
 def owned_by(action: argparse.Action, selectors: str | tuple[str, ...],
@@ -96,9 +116,10 @@ def owned_by(action: argparse.Action, selectors: str | tuple[str, ...],
     """Declare that the option of ``action`` is read only by the components
     ``names`` chosen by the option ``selectors`` (its name, such as ``'loss'``
     or ``'data_format'``, or several names). Setting it while none of them is
-    chosen gets a one-line warning: the option would have no effect."""
-    action.owners = (  # type: ignore[attr-defined]
-        (selectors,) if isinstance(selectors, str) else selectors, names)
+    chosen gets a one-line warning: the option would have no effect. Declared
+    again with other selectors, the option has several kinds of owners."""
+    action.owners = [*getattr(action, 'owners', []),  # type: ignore[attr-defined]
+                     ((selectors,) if isinstance(selectors, str) else selectors, names)]
     return action
 
 
@@ -168,16 +189,51 @@ def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
                        'is written')
 
 
+class Ignored(argparse.Action):
+    """An option that is accepted, its value checked (``type``, ``choices``),
+    and dropped: it sets nothing in the options. Declare it with
+    ``help=argparse.SUPPRESS`` to leave it out of ``--help``."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.pop('default', None)
+        super().__init__(option_strings, argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        pass
+
+
 def make_parser(train: bool = True, prog: str = 'ganzo',
                 description: str | None = None) -> OptionParser:
-    """A new parser with every registered option, one group per component."""
+    """A new parser with every registered option, one group per component. An
+    option declared without dashes (a positional argument) is a ``GanzoError``
+    that names the module which declared it."""
     load_components()
     parser = OptionParser(prog=prog, description=description, allow_abbrev=False)
     order = (__name__, *COMPONENT_MODULES)
     for add_options in sorted(Registry.option_parsers, key=lambda function: order.index(
             function.__module__) if function.__module__ in order else len(order)):
+        known = len(parser._actions)
         add_options(parser, train)
+        for action in parser._actions[known:]:
+            if not action.option_strings:
+                flag = '--' + action.dest.replace('_', '-')
+                raise GanzoError(
+                    f'{add_options.__module__}.{add_options.__name__} declares the option '
+                    f'{action.dest!r} without dashes, as a positional argument, which cannot '
+                    f"work beside Ganzo's options: declare it as add_argument('{flag}', ...)")
     return parser
+
+
+def accept_training_options(parser: argparse.ArgumentParser) -> None:
+    """Let ``parser`` (of an inference command) accept the options that only
+    training has: their values are checked, then ignored."""
+    known = {string for action in parser._actions for string in action.option_strings}
+    group = parser.add_argument_group('training options (accepted and ignored)')
+    for action in build_parser(train=True)._actions:
+        if action.option_strings and not known & set(action.option_strings):
+            group.add_argument(*action.option_strings, action=Ignored, nargs=action.nargs,
+                               type=action.type, choices=action.choices, help=argparse.SUPPRESS)
 
 
 def build_parser(train: bool = True, prog: str = 'ganzo') -> OptionParser:
@@ -189,7 +245,10 @@ def build_parser(train: bool = True, prog: str = 'ganzo') -> OptionParser:
 
 @cache
 def _parser(train: bool, prog: str, version: int) -> OptionParser:
-    return make_parser(train, prog)
+    parser = make_parser(train, prog)
+    if not train:
+        accept_training_options(parser)
+    return parser
 
 
 def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -254,12 +313,17 @@ def parse(argv: list[str] | None = None, train: bool = True,
     given = parser.parse_args(argv)
     arguments = to_arguments(base, parser, 'options.json', strict=False) if base else []
     from_json: list[str] = []
+    in_json: set[str] = set()
     if getattr(given, 'from_json', None):
         from_json = to_arguments(read_json(given.from_json), parser, given.from_json)
+        try:  # the file's values alone, so that a bad one is told with the file's name
+            in_json = explicit(parser, from_json)
+        except GanzoError as error:
+            raise GanzoError(f'{given.from_json}: {error}') from None
     options = parser.parse_args(arguments + from_json + argv)
+    game_defaults(options, explicit(parser, arguments + from_json + argv))
     defaults = _defaults(parser)
-    changed = {dest for dest in explicit(parser, from_json)
-               if getattr(options, dest) != defaults.get(dest)}
+    changed = {dest for dest in in_json if getattr(options, dest) != defaults.get(dest)}
     warn_about_unused(parser, options, explicit(parser, argv) | changed)
     return options
 
@@ -285,21 +349,21 @@ def warn_about_unused(parser: argparse.ArgumentParser, options: argparse.Namespa
     are not chosen in ``options``."""
     actions = _option_actions(parser)
     for dest in sorted(given):
-        owners = getattr(actions.get(dest), 'owners', None)
-        if owners is None:
+        owners = getattr(actions.get(dest), 'owners', [])
+        chosen = [name for selectors, _ in owners for selector in selectors
+                  for name in _as_list(getattr(options, selector))]
+        if not owners or set(chosen) & {name for _, names in owners for name in names}:
             continue
-        selectors, names = owners
-        chosen = [name for selector in selectors for name in _as_list(getattr(options, selector))]
-        if set(chosen) & set(names):
-            continue
-        flags = ' or '.join(actions[selector].option_strings[0] for selector in selectors)
-        warnings.warn(f'{actions[dest].option_strings[0]} is an option of {flags} '
-                      f'{" or ".join(names)}, not of the chosen {", ".join(chosen) or "none"}: '
-                      'it has no effect', stacklevel=2)
+        kinds = ', or of '.join(
+            f'{" or ".join(actions[selector].option_strings[0] for selector in selectors)} '
+            f'{" or ".join(names)}' for selectors, names in owners)
+        warnings.warn(f'{actions[dest].option_strings[0]} is an option of {kinds}, not of the '
+                      f'chosen {", ".join(dict.fromkeys(chosen)) or "none"}: it has no effect',
+                      stacklevel=2)
 
 
 def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def defaults() -> dict[str, Any]:
@@ -314,10 +378,19 @@ def _defaults(parser: argparse.ArgumentParser) -> dict[str, Any]:
 
 def complete(options: argparse.Namespace | None = None, **overrides: Any) -> argparse.Namespace:
     """``options`` with every missing option set to its default (library use)."""
-    values = defaults()
-    values.update(vars(options) if options is not None else {})
-    values.update(overrides)
-    return argparse.Namespace(**values)
+    given = {**(vars(options) if options is not None else {}), **overrides}
+    return game_defaults(argparse.Namespace(**{**defaults(), **given}), set(given))
+
+
+def game_defaults(options: argparse.Namespace, given: set[str]) -> argparse.Namespace:
+    """``options`` (changed in place) with the defaults of the chosen game (its
+    class attribute ``defaults``, by option name) for the options not ``given``."""
+    game = getattr(options, 'game', None)
+    if game in Registry.names('game'):
+        for name, value in getattr(Registry.get('game', game), 'defaults', {}).items():
+            if name not in given and hasattr(options, name):
+                setattr(options, name, value)
+    return options
 
 
 def build(namespace: str, option: str, options: argparse.Namespace, *args: Any) -> Any:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from typing import Any, Callable, TypeVar
 
-from ganzo.errors import GanzoError
+from ganzo.errors import GanzoError, one_line
 
 T = TypeVar('T')
 OptionParser = Callable[..., None]
@@ -110,14 +111,28 @@ def with_option_parser(function: OptionParser) -> OptionParser:
 
 
 def load_modules(environ: dict[str, str] | None = None) -> None:
-    """Import the modules named in ``GANZO_LOAD_MODULES`` (comma separated)."""
+    """Import the modules named in ``GANZO_LOAD_MODULES`` (comma separated). A
+    module that cannot be imported is a ``GanzoError`` naming it and saying why,
+    on one line (with the place in the module's code where its import failed)."""
     value = (os.environ if environ is None else environ).get('GANZO_LOAD_MODULES', '')
     for name in filter(None, (part.strip() for part in value.split(','))):
         try:
             importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name and name.startswith(error.name):
+        except Exception as error:  # noqa: BLE001 (whatever the plugin's code raised)
+            missing = getattr(error, 'name', None) if isinstance(error, ImportError) else None
+            if missing and (name == missing or name.startswith(missing + '.')):
                 raise GanzoError(
                     f'GANZO_LOAD_MODULES: cannot import {name!r}: '
                     'put it on the Python path (PYTHONPATH) or fix the name') from None
-            raise
+            raise GanzoError(f'GANZO_LOAD_MODULES: importing {name!r} failed: '
+                             f'{failure(error)}') from None
+
+
+def failure(error: BaseException) -> str:
+    """``error`` and where it was raised, on one line: ``Type: message (file:line)``."""
+    name = type(error).__name__
+    if isinstance(error, SyntaxError):
+        return f'{name}: {error.msg} ({error.filename}:{error.lineno})'
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f' ({frames[-1].filename}:{frames[-1].lineno})' if frames else ''
+    return f'{name}: {one_line(error)}{where}'

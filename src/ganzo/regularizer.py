@@ -3,8 +3,11 @@ loss (``--regularizers r1 r2``).
 
 A regularizer is built as ``Regularizer(options, discriminator)`` and called
 as ``regularizer(real_data, fake_data)`` at each discriminator step, with the
-``B x C x H x W`` batches that the loss saw; it returns the penalty to add (a
-scalar tensor), or None at the steps it skips (``ganzo.contracts.Regularizer``).
+``B x C x H x W`` batches that the loss saw (and ``labels=`` their classes, if
+it takes them); it returns the penalty to add (a scalar tensor), or None at the
+steps it skips (``ganzo.contracts.Regularizer``). Like losses, regularizers
+serve a conditional run only if they say so (``kinds``): they must give the
+discriminator the labels, as ``r1`` and ``r2`` do.
 Its ``state_dict`` keeps its count of steps, so that lazy regularization
 continues exactly after a restore.
 WGAN-GP's own gradient penalty stays in its loss (``--loss wgan-gp``), which
@@ -18,7 +21,9 @@ import argparse
 import torch
 from torch import nn
 
+from ganzo.contracts import call
 from ganzo.errors import GanzoError
+from ganzo.kind import DESCRIPTIONS, kind_of
 from ganzo.options import Factory, complete, non_negative_float, owned_by, positive_int
 from ganzo.registry import Registry, register
 
@@ -67,13 +72,16 @@ class Regularizer(Factory, namespace='regularizer'):
         self.every = complete(options).regularize_every
         self.steps = 0
 
-    def __call__(self, real_data: torch.Tensor, fake_data: torch.Tensor) -> torch.Tensor | None:
+    def __call__(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                 labels: torch.Tensor | None = None) -> torch.Tensor | None:
         due = self.steps % self.every == 0
         self.steps += 1
-        return self.every * self.penalty(real_data, fake_data) if due else None
+        return self.every * call(self.penalty, real_data, fake_data, labels=labels) if due \
+            else None
 
     def penalty(self, real_data: torch.Tensor, fake_data: torch.Tensor) -> torch.Tensor:
-        """The penalty (a scalar tensor) of the real and generated batches ``B x C x H x W``."""
+        """The penalty (a scalar tensor) of the real and generated batches ``B x C x H x W``
+        (a subclass may take ``labels=None`` too: their classes, in a conditional run)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -89,6 +97,7 @@ class GradientPenalty(Regularizer):
     loss that penalizes the gradients itself (``penalizes_gradients``: ``wgan-gp``)."""
 
     double_backward = True  # torch.compile cannot differentiate twice
+    kinds = frozenset(DESCRIPTIONS)  # gives the discriminator the labels of a conditional run
     gamma_option: str
     on_real: bool
 
@@ -102,10 +111,12 @@ class GradientPenalty(Regularizer):
                              f'hinge) with {name}, or leave {name} out')
         super().__init__(options, discriminator)
         self.gamma = getattr(options, self.gamma_option)
+        self.kind = kind_of(options)
 
-    def penalty(self, real_data: torch.Tensor, fake_data: torch.Tensor) -> torch.Tensor:
+    def penalty(self, real_data: torch.Tensor, fake_data: torch.Tensor,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
         images = (real_data if self.on_real else fake_data).detach().requires_grad_(True)
-        scores = self.discriminator(images)
+        scores = self.discriminator(images, *self.kind.condition(labels))
         gradients, = torch.autograd.grad(scores.sum(), images, create_graph=True)
         return self.gamma / 2 * gradients.pow(2).flatten(1).sum(1).mean()
 

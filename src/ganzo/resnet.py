@@ -11,28 +11,34 @@ for 64 px, one stage more each; for 48 px, the generator starts from 6 x 6.
 Spectral normalization (``--*-spectral-norm``) and a self-attention block
 (``--*-attention``) are options, as for any network.
 
-The generator's normalization layers come from a factory (``normalization``,
-``BatchNorm2d`` by default) and receive whatever the generator receives after
-the noise (``forward(noise, *condition)``): the seam for a conditional batch
-normalization. The discriminator's ``features`` gives the pooled features that
-its last linear layer scores, for a projection discriminator to use.
+The generator's normalization layers come from a factory (``normalization``:
+``BatchNorm2d``, or in a conditional run ``ConditionalBatchNorm2d``) and
+receive whatever the generator receives after the noise (``forward(noise,
+*condition)``: the labels). The discriminator's ``features`` gives the pooled
+features that its last linear layer scores, which a projection discriminator
+(the SNGAN-projection of Miyato & Koyama 2018) or an auxiliary classifier uses
+(see ``ganzo.conditional``).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzo.conditional import (
+    ConditionalDiscriminator,
+    DiscriminatorConditioning,
+    GeneratorConditioning,
+    Normalization,
+)
+from ganzo.kind import CONDITIONAL, GENERATION
 from ganzo.layers import attention_layers, dropout_layers, resolution_stages
 from ganzo.options import complete
 from ganzo.registry import register
-
-Normalization = Callable[[int], nn.Module]
 
 
 def init_resnet_weights(blocks: nn.Module, others: list[nn.Module]) -> None:
@@ -86,20 +92,26 @@ class ResNetGenerator(nn.Module):
 
     ``n = --generator-layers`` blocks (default: as many as bring the image size
     down to 4, 3 for 32 px), so the image size must be ``s0 * 2**n``.
-    ``normalization`` makes the normalization layers (``nn.BatchNorm2d``); they are
-    called with ``(x, *condition)``, ``condition`` being what ``forward`` gets
-    after the noise (nothing, for this generator).
+    ``normalization`` makes the normalization layers (default ``nn.BatchNorm2d``,
+    or in a conditional run ``ConditionalBatchNorm2d``: ``batch-norm``, its only
+    conditioning); they are called with ``(x, *condition)``, ``condition`` being
+    what ``forward`` gets after the noise (the labels, in a conditional run).
     """
 
+    kinds = {GENERATION, CONDITIONAL}
+    conditioning = ('batch-norm',)
+
     def __init__(self, options: argparse.Namespace,
-                 normalization: Normalization = nn.BatchNorm2d) -> None:
+                 normalization: Normalization | None = None) -> None:
         options = complete(options)
         super().__init__()
         stages = resolution_stages(options.image_size, options.generator_layers,
                                    '--generator-layers')
         channels, size = options.generator_channels, options.image_size >> stages
+        self.conditioner = GeneratorConditioning(options, type(self))
+        normalization = normalization or self.conditioner.normalization
         self.map_shape = (channels, size, size)
-        self.project = nn.Linear(options.state_size, channels * size * size)
+        self.project = nn.Linear(self.conditioner.noise_size, channels * size * size)
         self.blocks = nn.ModuleList(
             GeneratorBlock(channels, channels, normalization, options.generator_dropout)
             for _ in range(stages))
@@ -111,8 +123,9 @@ class ResNetGenerator(nn.Module):
         init_resnet_weights(self.blocks, [self.project, self.output])
 
     def forward(self, noise: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
-        """``B x Z`` noise to ``B x C x H x W`` images."""
-        x = self.project(noise).view(-1, *self.map_shape)
+        """``B x Z`` noise (and labels ``B``) to ``B x C x H x W`` images."""
+        x = self.project(self.conditioner.inputs(noise, *condition)).view(-1, *self.map_shape)
+        condition = self.conditioner.norm_condition(condition)
         for block, attention in zip(self.blocks, self.attention):
             x = attention(block(x, *condition))
         return torch.tanh(self.output(F.relu(self.norm(x, *condition))))
@@ -146,7 +159,7 @@ class DiscriminatorBlock(nn.Module):
 
 
 @register('discriminator', 'resnet')
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(ConditionalDiscriminator):
     """The ResNet discriminator of SNGAN (Miyato et al. 2018,
     https://arxiv.org/abs/1802.05957), for CIFAR-10 with 128 channels and
     spectral normalization (``--discriminator-spectral-norm``).
@@ -161,7 +174,11 @@ class ResNetDiscriminator(nn.Module):
 
     ``n = --discriminator-layers`` halving blocks (default: as many as bring the
     image size down to 8, or twice the ``s0`` of the generator: 2 for 32 px).
+    Conditional: ``projection`` (the default, SNGAN-projection), ``concat`` or
+    ``auxiliary``, on the features.
     """
+
+    conditioning = ('projection', 'concat', 'auxiliary')
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -171,8 +188,10 @@ class ResNetDiscriminator(nn.Module):
             1, resolution_stages(size, None, '--discriminator-layers') - 1)
         resolution_stages(size, halvings, '--discriminator-layers')  # size is a multiple
         dropout = options.discriminator_dropout
+        self.conditioner = DiscriminatorConditioning(options, type(self), channels)
+        colors = options.image_colors + self.conditioner.extra_channels
         self.blocks = nn.ModuleList(
-            [DiscriminatorBlock(options.image_colors, channels, True, dropout, first=True)]
+            [DiscriminatorBlock(colors, channels, True, dropout, first=True)]
             + [DiscriminatorBlock(channels, channels, True, dropout) for _ in range(halvings - 1)]
             + [DiscriminatorBlock(channels, channels, False, dropout) for _ in range(2)])
         sizes = [size >> stage + 1 for stage in range(halvings)] + [size >> halvings] * 2
@@ -182,14 +201,14 @@ class ResNetDiscriminator(nn.Module):
         self.output = nn.Linear(channels, 1)
         init_resnet_weights(self.blocks, [self.output])
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B x c`` features: the blocks, ReLU, sum
-        over the positions."""
-        x = images
+    def features(self, images: torch.Tensor, *condition: torch.Tensor) -> torch.Tensor:
+        """``B x C x H x W`` images (and labels ``B``) to ``B x c`` features: the
+        blocks, ReLU, sum over the positions."""
+        x = self.conditioner.inputs(images, *condition)
         for block, attention in zip(self.blocks, self.attention):
             x = attention(block(x))
         return F.relu(x).sum(dim=(2, 3))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """``B x C x H x W`` images to ``B`` logits."""
-        return self.output(self.features(images)).view(-1)
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """``B x c`` features to ``B`` logits."""
+        return self.output(features).view(-1)

@@ -10,7 +10,8 @@ continues exactly as if it had never stopped.
   ``discriminator`` (weights), ``game`` (optimizers, gradient scalers, hooks,
   regularizers, learning-rate schedule; with ``--ema-decay`` the hooks of the
   generator hold the moving average of its weights, ``moving_average``),
-  ``snapshot`` (the fixed noise), ``evaluation`` (the best value), ``data``
+  ``snapshot`` (the fixed noise, and its labels in a conditional run),
+  ``evaluation`` (the best value), ``data``
   (the order of the data).
 
 ``generator.pt`` and ``discriminator.pt``, the best models, hold ``format``,
@@ -121,7 +122,13 @@ class TrainingState:
 
     def restore(self, checkpoint: Checkpoint) -> int:
         """Load ``checkpoint`` into the components and the random number
-        generators; the epoch it ended."""
+        generators; the epoch it ended. A ``GanzoError`` if it was trained on
+        other classes than the data's."""
+        saved = checkpoint.kind
+        if saved is not None and saved.classes != self.kind.classes:
+            raise GanzoError(f'{checkpoint.path} was trained on the classes '
+                             f'{", ".join(saved.classes) or "(none)"}, and the data now has '
+                             f'{", ".join(self.kind.classes) or "none"}: restore it with its data')
         for name, component in self.components.items():
             load_state(component, checkpoint.part(name), name, checkpoint.path)
         load_state(_RandomGenerators, checkpoint.part('rng'), 'rng', checkpoint.path)
@@ -190,6 +197,12 @@ class Checkpoint(SavedFile):
         """The snapshots' fixed noise ``N x Z``, None if training drew new noise."""
         noise = (self.values.get('snapshot') or {}).get('fixed_noise')
         return noise if isinstance(noise, torch.Tensor) else None
+
+    @property
+    def fixed_labels(self) -> torch.Tensor | None:
+        """The labels ``N`` of the fixed noise, in a conditional run (else None)."""
+        labels = (self.values.get('snapshot') or {}).get('fixed_labels')
+        return labels if isinstance(labels, torch.Tensor) else None
 
 
 class SavedModel(SavedFile):

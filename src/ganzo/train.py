@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from torch import nn
 
-from ganzo.contracts import Losses
+from ganzo.acceleration import precision
+from ganzo.contracts import Losses, call
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
 from ganzo.distributed import Processes, gpus, launch
@@ -26,8 +28,9 @@ from ganzo.evaluation import Evaluation
 from ganzo.experiment import Experiment
 from ganzo.game import Game
 from ganzo.generator import Generator
+from ganzo.hardware import cache_hint, hardware, loader_workers
 from ganzo.hook import Hook, moving_average
-from ganzo.kind import run_kind
+from ganzo.kind import run_kind, shown
 from ganzo.loss import Loss
 from ganzo.noise import Noise
 from ganzo.options import check_experiment_name, experiment_name, parse, path_is_writable
@@ -60,6 +63,7 @@ def resolve(options: argparse.Namespace, argv: list[str], processes: Processes
     if options.seed is None:
         options.seed = random.SystemRandom().randrange(2**31)
     options.kind = run_kind(options)
+    options.precision = precision(options)  # auto: the type chosen is saved
     if not path_is_writable(experiment.path):
         raise GanzoError(f'--model-dir {options.model_dir} is not writable: choose another')
     return options, experiment, action
@@ -113,7 +117,7 @@ class Components:
             average = moving_average(hooks['generator'])
             sampling = generator if average is None else average.model
             noise = Noise.from_options(options)
-            statistics = processes.main_only(Statistics.from_options(options))
+            statistics = processes.main_only(Statistics.for_training(options))
             snapshot = processes.main_only(Snapshot.from_options(options))
             evaluation = Evaluation.from_options(options, sampling, noise, data)
         trained_generator, trained_discriminator = processes.prepare(options, generator,
@@ -128,33 +132,43 @@ class Components:
 
     def describe(self, options: argparse.Namespace, experiment: Experiment) -> str:
         """What would be trained, in a few lines (``--dry-run``)."""
-        batches = self.game.batches(self.data)
+        batches, kind = self.game.batches(self.data), options.kind
+        classes = f'; {len(kind.classes)} classes: {shown(kind.classes)}' if kind.conditional \
+            else ''
         rows = [('run', f'{experiment.path} (nothing written: --dry-run)'),
-                ('kind', f'{options.kind.name}: {options.kind.description}, '
-                         f'{options.kind.batch}'),
+                ('kind', f'{kind.name}: {kind.description}, {kind.batch}{classes}'),
                 ('data', f'{options.data_format} ({type(self.data).__name__}) of --dataset '
                          f'{options.dataset}: {batches} batches of {options.batch_size} '
                          f'{options.image_size} x {options.image_size} images per epoch '
-                         f'({batches * options.batch_size} images)'),
+                         f'({batches * options.batch_size} images), '
+                         f'{loader_workers(options)} loader workers'),
                 ('generator', network(options.generator, self.generator)),
                 ('discriminator', network(options.discriminator, self.discriminator)),
                 *((name, f'{getattr(options, option)} ({type(getattr(self, name)).__name__})')
                   for name, option in (('loss', 'loss'), ('noise', 'noise'), ('game', 'game'),
                                        ('evaluation', 'evaluation_criterion'))),
                 ('epochs', f'{options.start_epoch or 1} to {options.epochs}, on '
-                           f'{self.game.device} in {options.precision}')]
+                           f'{self.game.device} in {options.precision}'),
+                ('hardware', hardware(self.game.device).describe())]
         return '\n'.join(f'{name:<14} {text}' for name, text in rows)
 
 
 def network(name: str, model: nn.Module) -> str:
     count = sum(parameter.numel() for parameter in model.parameters())
-    return f'{name} ({type(model).__name__}): {count:,} parameters'
+    mode = getattr(getattr(model, 'conditioner', None), 'mode', None)
+    conditioning = f', {mode} conditioning' if mode else ''
+    return f'{name} ({type(model).__name__}{conditioning}): {count:,} parameters'
 
 
 def train(options: argparse.Namespace, experiment: Experiment, action: str,
           processes: Processes) -> None:
-    """Build the components, restore or start the run, and train it: the spec's loop."""
+    """Build the components, restore or start the run, and train it: the spec's
+    loop. Components get the epoch and a progress callback where their methods
+    take them (``contracts.call``): plugins may implement the spec's signatures."""
     run = Components.build(options, processes)
+    hint = cache_hint(options, len(getattr(run.data, 'dataset', ())))
+    if hint and processes.is_main:
+        warnings.warn(hint, stacklevel=1)
     if action == 'dry-run':
         print(run.describe(options, experiment))
         return
@@ -172,11 +186,11 @@ def train(options: argparse.Namespace, experiment: Experiment, action: str,
             processes.seed_epoch(options.seed, epoch)
             statistics.start_epoch(epoch, game.batches(data))
             losses: Losses = processes.mean(
-                game.run_epoch(data, noise, stop.checking(statistics.update)))
+                call(game.run_epoch, data, noise, progress=stop.checking(statistics.update)))
             check_finite(epoch, losses, run.state.components)
-            losses.update(evaluation.evaluate(epoch))
-            statistics.log(losses, epoch)
-            snapshot.save(data, noise, generator, epoch)
+            losses.update(processes.from_main(evaluation.evaluate, epoch))  # fid: once, shared
+            call(statistics.log, losses, epoch=epoch)
+            call(snapshot.save, data, noise, generator, epoch=epoch)
             if evaluation.has_improved(losses):
                 experiment.save_models(run.state)
             experiment.save_checkpoint(run.state, epoch)

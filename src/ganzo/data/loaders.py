@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from ganzo import distributed
 from ganzo.data.transforms import decoding_transform, filter_class, image_transform
 from ganzo.errors import GanzoError
+from ganzo.hardware import loader_workers
+from ganzo.kind import CONDITIONAL, GENERATION
 from ganzo.options import complete, device
 from ganzo.registry import Registry, register
 
@@ -20,6 +22,10 @@ from ganzo.registry import Registry, register
 class SingleImageData:
     """Shuffled batches ``(images, labels)`` of the dataset named by ``--dataset``:
     ``images`` float ``B x C x H x W`` in [-1, 1] on the CPU, ``labels`` int64 ``B``.
+
+    ``classes`` are the class names of the dataset, label ``i`` being
+    ``classes[i]`` (all of them, also with ``--image-class``; empty for a dataset
+    without labels): a conditional run takes them (``Data.from_options``).
 
     Options: ``--dataset``, ``--data-dir``, ``--image-class``, ``--image-size``,
     ``--image-colors``, ``--batch-size``, ``--loader-workers``, ``--cache-images``.
@@ -35,12 +41,16 @@ class SingleImageData:
     of it (``distributed.sampler``).
     """
 
+    kinds = {GENERATION, CONDITIONAL}
+
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
         self.dataset: Dataset = self.build_dataset(options)
+        labelled = getattr(self.dataset, 'targets', None) is not None
+        self.classes = tuple(map(str, getattr(self.dataset, 'classes', []))) if labelled else ()
         seed = int(torch.randint(2**62, ()))
         self.generator = torch.Generator().manual_seed(seed)
-        sampler = distributed.sampler(self.dataset, self.generator)
+        sampler = self.order()
         if len(sampler) < options.batch_size:
             shard = 'of the dataset' if distributed.world_size() == 1 else 'that each process reads'
             raise GanzoError(f'--batch-size {options.batch_size} is larger than the '
@@ -48,7 +58,7 @@ class SingleImageData:
         # The loader draws a seed for its workers from its own generator, once per
         # iterator (once in all with persistent workers): keeping that apart makes
         # the order depend on self.generator alone.
-        workers = options.loader_workers
+        workers = loader_workers(options)
         batching: dict[str, Any] = dict(batch_size=options.batch_size, drop_last=True,
                                         sampler=sampler)
         if isinstance(self.dataset, ImageCache):  # whole batches from memory, in this process
@@ -70,7 +80,12 @@ class SingleImageData:
             options.image_size, options.image_colors)
         dataset = Registry.build('dataset', options.dataset, options, transform)
         dataset = filter_class(dataset, options.image_class, options.dataset)
-        return ImageCache(dataset, options.loader_workers) if cache else dataset
+        return ImageCache(dataset, loader_workers(options)) if cache else dataset
+
+    def order(self) -> Sampler:
+        """The order of the items in each epoch, drawn from ``self.generator``: a
+        random permutation of the dataset (this process's shard of it)."""
+        return distributed.sampler(self.dataset, self.generator)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return iter(self.loader)

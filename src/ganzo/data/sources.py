@@ -4,7 +4,9 @@ Each entry is a callable ``(options, transform) -> torch.utils.data.Dataset``
 whose items are ``(image, label)`` (``transform`` applied to a PIL image, or
 the PIL image itself when ``transform`` is None), and which exposes ``targets``
 (the label of every item) and ``classes`` (the class names, by label) so that
-``--image-class`` can filter it.
+``--image-class`` can filter it. A dataset that reads ``--image-class`` itself to
+choose its files (an LSUN category, an EMNIST split) sets ``image_class_applied``
+to True, and is not filtered again.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib.util
+import io
 import os
 import warnings
+from collections.abc import Collection
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,24 +48,26 @@ class ImageFolder(datasets.ImageFolder):
 
 
 @register('dataset', 'folder', default=True)
-def folder_dataset(options: argparse.Namespace, transform: Transform) -> Dataset:
+def folder_dataset(options: argparse.Namespace, transform: Transform, option: str = '--data-dir',
+                   ignored: Collection[Path] = ()) -> Dataset:
     """The images in ``--data-dir``, one class per sub-folder (or one class in all).
 
     Files that are not readable images (by their header) are skipped when the
     dataset is built, with one warning that counts them; an image whose data
     fails to decode later (a truncated file) raises a ``GanzoError`` naming it,
     rather than silently changing the dataset in the middle of training.
+    Messages name the folder as ``option``; the files ``ignored`` are left out.
     """
     if options.data_dir is None:
-        raise GanzoError('--dataset folder needs --data-dir: the folder of the images')
+        raise GanzoError(f'--dataset folder needs {option}: the folder of the images')
     root = Path(options.data_dir).expanduser()
     if not root.is_dir():
-        raise GanzoError(f'--data-dir {root}: no such folder; point it at a folder of images')
+        raise GanzoError(f'{option} {root}: no such folder; point it at a folder of images')
     skipped = 0
 
     def is_valid_file(path: str) -> bool:
         nonlocal skipped
-        if Path(path).name.startswith('.'):
+        if Path(path).name.startswith('.') or Path(path) in ignored:
             return False
         valid = readable_image(path)
         skipped += not valid
@@ -72,10 +79,10 @@ def folder_dataset(options: argparse.Namespace, transform: Transform) -> Dataset
         dataset.classes, dataset.class_to_idx = [root.name], {root.name: 0}
     unreadable = f'skipped {skipped} files that are not readable images'
     if not dataset.samples:
-        raise GanzoError(f'--data-dir {root} holds no images{f" ({unreadable})" * bool(skipped)}'
+        raise GanzoError(f'{option} {root} holds no images{f" ({unreadable})" * bool(skipped)}'
                          ': put image files in it, or in one sub-folder per class')
     if skipped:
-        warnings.warn(f'--data-dir {root}: {unreadable}', stacklevel=2)
+        warnings.warn(f'{option} {root}: {unreadable}', stacklevel=2)
     return dataset
 
 
@@ -87,14 +94,22 @@ def _torchvision_dataset(name: str, cls: type, folder: str, **kwargs: Any) -> No
 
     def build(options: argparse.Namespace, transform: Transform) -> Dataset:
         root = Path(options.data_dir or CACHE_DIR).expanduser()
+        arguments = dict(kwargs)
         if name == 'emnist':  # torchvision's EMNIST images are transposed
             transform = transforms.Compose([transposed, transform])
+            if options.image_class in datasets.EMNIST.splits:  # --image-class letters
+                arguments['split'] = options.image_class
+        dataset = load(root, transform, arguments)
+        dataset.image_class_applied = arguments.get('split') == options.image_class
+        return dataset
+
+    def load(root: Path, transform: Transform, arguments: dict[str, Any]) -> Dataset:
         try:
-            return cls(str(root), train=True, transform=transform, **kwargs)
+            return cls(str(root), train=True, transform=transform, **arguments)
         except RuntimeError:  # not there: download it
             pass
         try:
-            return cls(str(root), train=True, transform=transform, download=True, **kwargs)
+            return cls(str(root), train=True, transform=transform, download=True, **arguments)
         except Exception as error:  # noqa: BLE001 (network, archive, checksum...)
             reason = ' '.join(str(error).split())  # one line
             raise GanzoError(f'--dataset {name}: the files are not in {root / folder} and '
@@ -111,6 +126,8 @@ def transposed(image: Image.Image) -> Image.Image:
 
 _torchvision_dataset('mnist', datasets.MNIST, 'MNIST/raw')
 _torchvision_dataset('fashion-mnist', datasets.FashionMNIST, 'FashionMNIST/raw')
+# EMNIST: the split that --image-class names (byclass, bymerge, balanced, letters,
+# digits, mnist), or the balanced split filtered by --image-class.
 _torchvision_dataset('emnist', datasets.EMNIST, 'EMNIST/raw', split='balanced')
 _torchvision_dataset('cifar10', datasets.CIFAR10, 'cifar-10-batches-py')
 _torchvision_dataset('cifar100', datasets.CIFAR100, 'cifar-100-python')
@@ -118,21 +135,66 @@ _torchvision_dataset('cifar100', datasets.CIFAR100, 'cifar-100-python')
 
 @register('dataset', 'lsun')
 def lsun_dataset(options: argparse.Namespace, transform: Transform) -> Dataset:
-    """One LSUN category (``--image-class``, default bedroom_train) from the
-    ``<category>_lmdb`` folder in ``--data-dir``; needs the ``lmdb`` package."""
+    """One LSUN database (Yu et al. 2015, https://arxiv.org/abs/1506.03365) in
+    ``--data-dir``: ``<image-class>_lmdb``, or ``<image-class>_train_lmdb`` (so
+    ``--image-class bedroom``, as in the original Ganzo, is ``bedroom_train``, the
+    default); needs the ``lmdb`` package."""
     if importlib.util.find_spec('lmdb') is None:
         raise GanzoError('--dataset lsun needs lmdb: pip install ganzo[lsun]')
     if options.data_dir is None:
         raise GanzoError('--dataset lsun needs --data-dir: the folder of <category>_lmdb')
-    category = options.image_class or 'bedroom_train'
-    try:
-        dataset = datasets.LSUN(str(Path(options.data_dir).expanduser()), classes=[category],
-                                transform=transform)
-    except Exception as error:  # noqa: BLE001 (lmdb.Error, missing folder...)
-        raise GanzoError(f'--dataset lsun: cannot open {category}_lmdb in --data-dir '
-                         f'{options.data_dir} ({error})') from None
-    dataset.targets = [0] * len(dataset)  # type: ignore[attr-defined]
-    return dataset
+    root = Path(options.data_dir).expanduser()
+    category = options.image_class or 'bedroom'
+    if not (root / f'{category}_lmdb').is_dir():
+        category += '_train'
+    return LMDBImages(root / f'{category}_lmdb', category, transform)
+
+
+class LMDBImages(Dataset):
+    """The images of an LMDB database (each value an encoded image, such as the
+    JPEG or WebP files of LSUN), in the order of their keys, all of one class:
+    ``classes`` is ``[name]``, ``targets`` all 0. Unlike torchvision's LSUN, it
+    writes no cache of the keys into the working directory."""
+
+    image_class_applied = True
+
+    def __init__(self, path: Path, name: str, transform: Transform | None = None) -> None:
+        self.path, self.transform = path, transform
+        try:
+            with lmdb_environment(path).begin() as transaction:
+                self.keys = list(transaction.cursor().iternext(keys=True, values=False))
+        except Exception as error:  # noqa: BLE001 (lmdb.Error, a missing folder...)
+            reason = ' '.join(str(error).split())
+            raise GanzoError(f'--dataset lsun: cannot read the database {path} ({reason}): '
+                             'point --data-dir and --image-class at an LSUN <category>_lmdb '
+                             'folder') from None
+        if not self.keys:
+            raise GanzoError(f'--dataset lsun: the database {path} holds no images')
+        self.classes, self.targets = [name], [0] * len(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        with lmdb_environment(self.path).begin() as transaction:
+            data = transaction.get(self.keys[index])
+        try:
+            image: Any = Image.open(io.BytesIO(data))
+            image.load()
+        except Exception as error:  # noqa: BLE001 (as load_image)
+            raise GanzoError(f'cannot decode the image {self.keys[index]!r} of {self.path} '
+                             f'({error})') from None
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, 0
+
+
+@cache
+def lmdb_environment(path: Path):
+    """The LMDB database at ``path``, opened read-only once per process (LMDB
+    refuses a second opening; loader workers that fork share the parent's)."""
+    import lmdb
+    return lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
 
 
 # MNIST 5k

@@ -59,8 +59,10 @@ def image_transform(size: int, colors: int) -> Transform:
 
 
 def filter_class(dataset: Dataset, image_class: str | None, name: str) -> Dataset:
-    """The items of ``dataset`` labelled ``image_class`` (a class name or a label index)."""
-    if image_class is None:
+    """The items of ``dataset`` labelled ``image_class`` (a class name or a label
+    index); all of them if the dataset chose its files by ``image_class`` itself
+    (its ``image_class_applied``: an LSUN category, an EMNIST split)."""
+    if image_class is None or getattr(dataset, 'image_class_applied', False):
         return dataset
     classes = list(getattr(dataset, 'classes', []))
     targets = getattr(dataset, 'targets', None)

@@ -19,6 +19,16 @@ from ganzo.options import beta, complete, owned_by, positive_int
 from ganzo.registry import Registry, register, with_option_parser
 
 FORMATS = ('pair-of-images', 'colorization', 'super-resolution')
+# --direction: which side is the input. The first half of a pair image (left or
+# top) is the domain A, the second B: a-to-b is first-to-second, b-to-a second-to-first.
+REVERSED_DIRECTIONS = ('second-to-first', 'b-to-a')
+DIRECTIONS = ('first-to-second', 'second-to-first', 'a-to-b', 'b-to-a')
+
+
+def reverses(direction: str) -> bool:
+    """Whether ``direction`` (a value of --direction) goes from the second half of
+    a pair image, or the domain B, to the first, or A."""
+    return direction in REVERSED_DIRECTIONS
 
 
 @with_option_parser
@@ -27,13 +37,17 @@ def add_translation_options(parser: argparse.ArgumentParser, train: bool = True)
                                       'super-resolution)')
     owned_by(group.add_argument(
         '--split', choices=('horizontal', 'vertical'), default='horizontal',
-        help='pair-of-images: the two halves of each image lie side by side (horizontal) or '
-        'one above the other (vertical) (default: %(default)s)'),
-        'data_format', 'pair-of-images')
+        help='pair-of-images, and unpaired with --domains halves: the two halves of each '
+        'image lie side by side (horizontal) or one above the other (vertical) '
+        '(default: %(default)s)'), 'data_format', 'pair-of-images', 'unpaired')
     owned_by(group.add_argument(
-        '--direction', choices=('first-to-second', 'second-to-first'), default='first-to-second',
+        '--direction', choices=DIRECTIONS, default='first-to-second',
         help='pair-of-images: translate the left (top) half into the right (bottom) one, or '
-        'the other way round (default: %(default)s)'), 'data_format', 'pair-of-images')
+        'the other way round; unpaired: translate the domain A (trainA, --domain-a-dir or '
+        'the first halves) into B, or B into A; a-to-b is first-to-second, b-to-a '
+        'second-to-first. deh, for unpaired experiments: the direction to translate in, '
+        'with the generator trained for it (default: %(default)s)'),
+        'data_format', 'pair-of-images', 'unpaired')
     owned_by(group.add_argument(
         '--scale-factor', type=positive_int, default=4, help='super-resolution: the input is '
         'the image shrunk by this factor and scaled back up (bicubic) (default: %(default)s)'),
@@ -42,14 +56,14 @@ def add_translation_options(parser: argparse.ArgumentParser, train: bool = True)
         group.add_argument('--jitter', action=argparse.BooleanOptionalAction, default=False,
                            help='train on random crops of the pairs scaled up by 1/8, flipped '
                            'left-right half of the time, the same for input and target '
-                           '(default: off)'),
+                           '(unpaired: each image on its own) (default: off)'),
         group.add_argument('--test-data-dir', help='folder of held-out pairs, laid out like '
                            '--data-dir, for the snapshots and the l1 and psnr criteria '
-                           '(default: none)'),
+                           '(unpaired: pair images, with --domains halves) (default: none)'),
         group.add_argument('--test-fraction', type=beta, default=0.0,
                            help='without --test-data-dir, hold out this fraction of the data '
                            '(the same items for every seed) (default: no held-out pairs)')):
-        owned_by(action, 'data_format', *FORMATS)
+        owned_by(action, 'data_format', *FORMATS, 'unpaired')
 
 
 Pair = tuple[torch.Tensor, torch.Tensor]
@@ -177,9 +191,10 @@ class PairTransform:
 class PairOfImagesData(TranslationData):
     """Pairs from images that each hold an input and a target side by side
     (``--split horizontal``) or one above the other (``--split vertical``), as in
-    the pix2pix datasets. ``--direction first-to-second`` translates the left
-    (top) half into the right (bottom) one; ``second-to-first`` the other way
-    round. An image of odd width gives the extra column to the second half."""
+    the pix2pix datasets. ``--direction first-to-second`` (or ``a-to-b``)
+    translates the left (top) half into the right (bottom) one; ``second-to-first``
+    (or ``b-to-a``) the other way round. An image of odd width gives the extra
+    column to the second half."""
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -187,29 +202,46 @@ class PairOfImagesData(TranslationData):
         super().__init__(options)
 
     def check_images(self, images: Dataset | None) -> None:
-        root = images
-        while isinstance(root, Subset):
-            root = root.dataset
-        for path, _ in getattr(root, 'samples', []):
-            with Image.open(path) as image:
-                width, height = image.size
-            if (width if self.split == 'horizontal' else height) < 2:
-                raise GanzoError(
-                    f'{path} is {width}x{height} pixels: it cannot be split into two halves '
-                    f'{"side by side" if self.split == "horizontal" else "one above the other"} '
-                    '(--split ' f'{self.split}); remove it or change --split')
+        check_splittable(images, self.split)
 
     def halves(self, image: Image.Image, size: int) -> tuple[Image.Image, Image.Image]:
-        width, height = image.size
-        if self.split == 'horizontal':
-            boxes = (0, 0, width // 2, height), (width // 2, 0, width, height)
-        else:
-            boxes = (0, 0, width, height // 2), (0, height // 2, width, height)
-        if min(boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1]) == 0:
-            raise GanzoError(f'an image of {width}x{height} pixels cannot be split into two '
-                             f'halves (--split {self.split}): remove it or change --split')
-        first, second = (square(image.crop(box), size) for box in boxes)
-        return (first, second) if self.direction == 'first-to-second' else (second, first)
+        first, second = (square(half, size) for half in split_image(image, self.split))
+        return (second, first) if reverses(self.direction) else (first, second)
+
+
+def image_files(images: Dataset | None) -> list[str]:
+    """The files of the images of ``images``, when they come from a folder."""
+    while isinstance(images, Subset):
+        images = images.dataset
+    return [path for path, _ in getattr(images, 'samples', [])]
+
+
+def check_splittable(images: Dataset | None, split: str) -> None:
+    """A ``GanzoError`` naming an image of ``images`` too small to be split into two
+    halves (--split ``split``)."""
+    for path in image_files(images):
+        with Image.open(path) as image:
+            width, height = image.size
+        if (width if split == 'horizontal' else height) < 2:
+            raise GanzoError(
+                f'{path} is {width}x{height} pixels: it cannot be split into two halves '
+                f'{"side by side" if split == "horizontal" else "one above the other"} '
+                f'(--split {split}); remove it or change --split')
+
+
+def split_image(image: Image.Image, split: str) -> tuple[Image.Image, Image.Image]:
+    """The two halves of ``image``: left and right (``split`` 'horizontal') or top
+    and bottom ('vertical'); an odd width (height) gives the extra pixels to the second."""
+    width, height = image.size
+    if split == 'horizontal':
+        boxes = (0, 0, width // 2, height), (width // 2, 0, width, height)
+    else:
+        boxes = (0, 0, width, height // 2), (0, height // 2, width, height)
+    if min(boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1]) == 0:
+        raise GanzoError(f'an image of {width}x{height} pixels cannot be split into two '
+                         f'halves (--split {split}): remove it or change --split')
+    first, second = (image.crop(box) for box in boxes)
+    return first, second
 
 
 @register('data', 'colorization')

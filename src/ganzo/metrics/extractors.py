@@ -28,6 +28,7 @@ from tqdm import tqdm
 import ganzo
 from ganzo.errors import GanzoError
 from ganzo.files import atomic_write, load, load_state
+from ganzo.hardware import loader_workers
 from ganzo.options import complete, device
 from ganzo.registry import Registry, register
 
@@ -156,7 +157,7 @@ class Classifier(nn.Module):
 class ClassifierExtractor(FeatureExtractor):
     """A ``Classifier`` of the classes of the training data (``--dataset``, all of
     its classes, at ``--image-size`` and ``--image-colors``): its 64 features and
-    its class logits. Needs no download.
+    its class logits (``classes`` names them). Needs no download.
 
     Options: ``--classifier-weights``. If that file (by default one in
     ``--metrics-cache`` per dataset, image size and colours) is missing, the
@@ -170,7 +171,8 @@ class ClassifierExtractor(FeatureExtractor):
         from ganzo.metrics.real import dataset_identity, labelled_dataset
         options = complete(options)
         dataset = labelled_dataset(options)
-        classes = len(dataset.classes)  # type: ignore[attr-defined]
+        self.classes = tuple(map(str, dataset.classes))  # type: ignore[attr-defined]
+        classes = len(self.classes)
         path = options.classifier_weights
         if path is None:
             identity = dataset_identity(options, dataset)
@@ -199,7 +201,7 @@ def train_classifier(network: Classifier, dataset, options: argparse.Namespace,
         order = torch.randperm(len(dataset)).tolist()
         held_out = len(order) // 10
         loader = DataLoader(Subset(dataset, order[held_out:]), batch_size=options.batch_size,
-                            shuffle=True, num_workers=options.loader_workers)
+                            shuffle=True, num_workers=loader_workers(options))
         network.to(where).train()
         optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
         for epoch in range(1, CLASSIFIER_EPOCHS + 1):

@@ -16,6 +16,7 @@ from ganzo.errors import GanzoError
 from ganzo.registry import Registry
 
 SUBSET_SEED = 0
+DEH_OPTIONS = 'deh.json'  # what deh writes beside its images
 
 
 def labelled_dataset(options: argparse.Namespace) -> Dataset:
@@ -31,12 +32,13 @@ def labelled_dataset(options: argparse.Namespace) -> Dataset:
 
 def image_folder(path: str, options: argparse.Namespace, option: str) -> Dataset:
     """The images in the folder ``path`` (given by ``option``), transformed as
-    the training images are."""
+    the training images are. In a folder that ``deh`` wrote (it holds
+    ``deh.json``), its ``grid.png`` is not one of them."""
     transform = image_transform(options.image_size, options.image_colors)
-    try:
-        return folder_dataset(argparse.Namespace(data_dir=path), transform)
-    except GanzoError as error:
-        raise GanzoError(str(error).replace('--data-dir', option)) from None
+    folder = Path(path).expanduser()
+    ignored = {folder / DEH_OPTIONS, folder / 'grid.png'} if (folder / DEH_OPTIONS).is_file() \
+        else set()
+    return folder_dataset(argparse.Namespace(data_dir=path), transform, option, ignored)
 
 
 def real_images(options: argparse.Namespace) -> tuple[Dataset, str]:

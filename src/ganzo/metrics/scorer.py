@@ -10,15 +10,18 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 import ganzo
 from ganzo.errors import GanzoError
 from ganzo.files import atomic_write, load
+from ganzo.hardware import loader_workers
+from ganzo.kind import kind_of
 from ganzo.metrics import scores
 from ganzo.metrics.extractors import FeatureExtractor
 from ganzo.metrics.real import at_most, dataset_identity, real_images
+from ganzo.noise import generator_inputs
 from ganzo.options import complete, component_option, device, owned_by, positive_int
 from ganzo.registry import Registry, with_option_parser
 
@@ -33,7 +36,9 @@ class Scorer:
     Options: ``--feature-extractor``, ``--evaluation-samples`` (the generated
     images scored, and at most as many real ones), ``--evaluation-data-dir``
     (the real images; default: the training data), ``--metrics-cache``,
-    ``--batch-size``, ``--device``. Everything is checked when it is built; the
+    ``--batch-size``, ``--device``; ``real``, the real images (items ``(image,
+    label)``) and words saying where they come from, replaces the options'
+    (unpaired translation: the images of B). Everything is checked when it is built; the
     features of the real images are computed when first needed, then cached in
     ``--metrics-cache`` per real images, image size, sample count and extractor."""
 
@@ -54,7 +59,9 @@ class Scorer:
         FeatureExtractor.add_options(parser, train)
 
     def __init__(self, options: argparse.Namespace, metrics: Iterable[str],
-                 generated: Dataset | None = None) -> None:
+                 generated: Dataset | None = None,
+                 extractor: FeatureExtractor | None = None,
+                 real: tuple[Dataset, str] | None = None) -> None:
         scores.require_torch_fidelity()
         options = complete(options)
         self.metrics = list(metrics)
@@ -67,16 +74,17 @@ class Scorer:
         if 'is' in self.metrics and not self.kind.has_logits:
             raise GanzoError(f'--feature-extractor {options.feature_extractor} has no class '
                              'logits for the Inception Score (is): choose another')
-        dataset, self.source = real_images(options)
+        dataset, self.source = real or real_images(options)
         self.real = at_most(dataset, self.samples)
         self.check(self.samples, f'--evaluation-samples {self.samples}')
         self.check(len(self.real), f'the {len(self.real)} real images of {self.source}')
         self.generated = generated
         if generated is not None:
             self.check(len(generated), f'the {len(generated)} images to score')
-        with torch.random.fork_rng(devices=[]):  # building networks draws random weights
-            self.extractor: FeatureExtractor = FeatureExtractor.from_options(options)
-        self.extractor.to(self.device).eval()
+        if extractor is None:
+            with torch.random.fork_rng(devices=[]):  # building networks draws random weights
+                extractor = FeatureExtractor.from_options(options)
+        self.extractor: FeatureExtractor = extractor.to(self.device).eval()
         identity = dataset_identity(options, dataset, source=self.source, count=len(self.real),
                                     image_class=options.image_class,
                                     evaluation_data_dir=options.evaluation_data_dir and str(
@@ -112,18 +120,20 @@ class Scorer:
     def batches_of(self, dataset: Dataset) -> DataLoader:
         """Batches of ``dataset`` in order; its own generator leaves the global random state be."""
         return DataLoader(dataset, batch_size=self.batch_size, generator=torch.Generator(),
-                          num_workers=self.options.loader_workers)
+                          num_workers=loader_workers(self.options))
 
     @torch.no_grad()
-    def extract(self, batches: Iterable[torch.Tensor], total: int, what: str
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def extract(self, batches: Iterable[torch.Tensor], total: int, what: str,
+                extractor: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Features ``N x D`` and logits ``N x K`` (or None) of batches of images
-        ``B x C x H x W`` in [-1, 1], on the CPU."""
+        ``B x C x H x W`` in [-1, 1], on the CPU, by ``extractor`` (default: the
+        scorer's)."""
+        extractor = extractor or self.extractor
         features, logits = [], []
         with tqdm(total=total, desc=f'features of {what}', unit='image', leave=False,
                   disable=None, file=sys.stderr) as bar:
             for images in batches:
-                batch_features, batch_logits = self.extractor(images.to(self.device))
+                batch_features, batch_logits = extractor(images.to(self.device))
                 features.append(batch_features.float().cpu())
                 if batch_logits is not None:
                     logits.append(batch_logits.float().cpu())
@@ -132,15 +142,37 @@ class Scorer:
 
     def score_generator(self, generator: nn.Module, noise) -> dict[str, float]:
         """The metrics of ``--evaluation-samples`` images of ``generator`` (in
-        evaluation mode), from the same noise every time; the global random
-        state is left as it was."""
-        from ganzo.snapshot import generate
+        evaluation mode; of classes drawn uniformly in a conditional run), from
+        the same noise every time; the global random state is left as it was."""
         real = self.real_features()
+        features, logits = self.generated_features(generator, noise, self.samples)
+        return scores.score(self.metrics, features, logits, real)
+
+    def generated_features(self, generator: nn.Module, noise, count: int,
+                           label: int | None = None, extractor: nn.Module | None = None
+                           ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features and logits (``extract``, by ``extractor`` or the scorer's) of
+        ``count`` images of ``generator`` in evaluation mode (of the class
+        ``label``, or of classes drawn uniformly, in a conditional run), from the
+        same noise every time; the global random state is left as it was."""
+        from ganzo.snapshot import generate
+        kind = kind_of(self.options)
+        what = 'generated images' + (f' of {kind.classes[label]}' if label is not None else '')
         with torch.random.fork_rng(devices=[self.device] if self.device.type == 'cuda' else []):
             torch.manual_seed(NOISE_SEED)
-            batches = (generate(generator, noise.sample(size))
-                       for size in batch_sizes(self.samples, self.batch_size))
-            features, logits = self.extract(batches, self.samples, 'generated images')
+            batches = (generate(generator, *generator_inputs(noise, size, kind, label))
+                       for size in batch_sizes(count, self.batch_size))
+            return self.extract(batches, count, what, extractor)
+
+    def score_translations(self, generator: nn.Module, inputs: Dataset) -> dict[str, float]:
+        """The metrics of the translations by ``generator`` (in evaluation mode) of
+        the first ``--evaluation-samples`` images of ``inputs`` (items ``(image, label)``)."""
+        from ganzo.snapshot import generate
+        real = self.real_features()
+        inputs = Subset(inputs, range(min(self.samples, len(inputs))))  # type: ignore[arg-type]
+        batches = (generate(generator, images.to(self.device))
+                   for images, _ in self.batches_of(inputs))
+        features, logits = self.extract(batches, len(inputs), 'translated images')
         return scores.score(self.metrics, features, logits, real)
 
     def score_images(self) -> dict[str, float]:

@@ -1,0 +1,3 @@
+from ganzo.report import main
+
+main()
