@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'src'))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import baseline  # noqa: E402
+import recipes  # noqa: E402
 from run import HYPER, training_arguments  # noqa: E402
 
 from ganzo.acceleration import precision  # noqa: E402
@@ -47,7 +48,8 @@ from ganzo.options import parse  # noqa: E402
 
 VARIANTS = {'ganzo fp32': [], 'ganzo fp32 --no-channels-last': ['--no-channels-last'],
             'ganzo auto': ['--precision', 'auto'], 'ganzo bf16': ['--precision', 'bf16'],
-            'ganzo bf16 --no-channels-last': ['--precision', 'bf16', '--no-channels-last']}
+            'ganzo bf16 --no-channels-last': ['--precision', 'bf16', '--no-channels-last'],
+            **recipes.EXTRAS}  # SNGAN only: what EMA and DiffAugment cost
 
 
 def main() -> None:
@@ -63,6 +65,9 @@ def main() -> None:
                         help='ganzo variants to run (default: all)')
     parser.add_argument('--emulated', action='store_true',
                         help='also run the variants in a type that this CPU emulates (slow)')
+    parser.add_argument('--profile', type=int, default=0, metavar='ROWS',
+                        help='then profile one step of each variant (torch.profiler) and '
+                        'print its ROWS costliest operators to stderr (default: no profile)')
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
     size, model = arguments.image_size, arguments.model
@@ -74,7 +79,8 @@ def main() -> None:
     cpu = hardware('cpu')
     precisions = {'baseline fp32': 'fp32'}
     for name, extra in VARIANTS.items():
-        if arguments.variants is not None and name not in arguments.variants:
+        if ((arguments.variants is not None and name not in arguments.variants)
+                or (name in recipes.EXTRAS and model != 'sngan')):
             continue
         options = parse(training_arguments(model, size, len(batch), Path('.'))
                         + ['--device', 'cpu', *extra])
@@ -100,6 +106,8 @@ def main() -> None:
                 runners[name](models[name])
                 speeds[name].append(images / (time.process_time() - clock))
                 walls[name].append(images / (time.perf_counter() - wall))
+    if arguments.profile:
+        profile(runners, models, arguments.profile)
     base = statistics.median(speeds['baseline fp32'])
 
     def paired(values: list[float]) -> float:
@@ -114,6 +122,18 @@ def main() -> None:
                'wall_ratio': round(paired(walls[name]), 3),
                'precision': precisions[name], 'native': cpu.native(precisions[name]),
                'runs': [round(v, 1) for v in values]} for name, values in speeds.items()}}))
+
+
+def profile(runners: dict, models: dict, rows: int) -> None:
+    """The ``rows`` operators of most self CPU time in one step of each variant."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+    for name in models:
+        with profiler(activities=[ProfilerActivity.CPU]) as recorded:
+            runners[name](models[name])
+        print(f'## {name}', file=sys.stderr)
+        print(recorded.key_averages().table(sort_by='self_cpu_time_total', row_limit=rows),
+              file=sys.stderr)
 
 
 if __name__ == '__main__':
