@@ -4,6 +4,7 @@ MNIST digits, and the error paths of the downloadable datasets."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import socket
 import struct
 import warnings
@@ -16,6 +17,7 @@ from PIL import Image
 
 from ganzo.data import Data, SingleImageData, mnist_5k_path
 from ganzo.data import sources as ganzo_data
+from ganzo.distributed import EpochOrder
 from ganzo.errors import GanzoError
 from ganzo.options import complete, parse
 from ganzo.registry import Registry
@@ -195,6 +197,33 @@ def test_restored_state_reproduces_the_next_epochs(flat_dir: Path, workers: int)
                                                                          expected):
             assert torch.equal(images, expected_images)
             assert torch.equal(labels, expected_labels)
+
+
+def test_the_batches_do_not_depend_on_the_loader_workers_or_the_cache(flat_dir: Path) -> None:
+    """Epochs read as the game reads them (``len(data)`` batches, then the next
+    epoch), with loader workers that prefetch past the end of an epoch: the
+    order of each epoch is drawn once, however the loader iterates."""
+    def epochs(**values) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        data = load(data_dir=str(flat_dir), **values)
+        return [torch.cat([images for images, _ in itertools.islice(data, len(data))])
+                for _ in range(3)]
+
+    expected = epochs()
+    assert not torch.equal(expected[0], expected[1])
+    for values in ({'loader_workers': 1}, {'loader_workers': 2}, {'cache_images': True},
+                   {'cache_images': True, 'loader_workers': 2}):
+        assert all(torch.equal(a, b) for a, b in zip(epochs(**values), expected)), values
+
+
+def test_the_order_of_an_epoch_is_drawn_once_however_often_it_is_read() -> None:
+    generator = torch.Generator().manual_seed(0)
+    order = EpochOrder(10, generator)
+    order.shuffle()
+    state = generator.get_state()
+    first = list(order)
+    assert list(order) == first and sorted(first) == list(range(10))
+    assert torch.equal(generator.get_state(), state)  # reading draws nothing
 
 
 def test_global_seed_determines_the_order(flat_dir: Path) -> None:

@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from conftest import ROOT, assert_user_error, tiny_arguments
-from ganzo.distributed import ShardSampler, launch, reason, timeout
+from ganzo.distributed import EpochOrder, launch, reason, timeout
 from ganzo.errors import GanzoError
 from ganzo.train import main
 from ganzo.train import run as ganzo_run
@@ -210,7 +209,6 @@ def test_parallel_without_a_gpu_is_a_user_error(image_folder, tmp_path, capsys):
 
 
 def test_shards_are_disjoint_equal_and_reshuffled_each_epoch():
-    dataset = TensorDataset(torch.arange(11))
     generator = torch.Generator().manual_seed(0)
     saved = generator.get_state()
 
@@ -218,7 +216,9 @@ def test_shards_are_disjoint_equal_and_reshuffled_each_epoch():
         shards = []
         for rank in range(3):
             generator.set_state(generator_state)
-            shards.append(list(ShardSampler(dataset, generator, num_replicas=3, rank=rank)))
+            order = EpochOrder(11, generator, replicas=3, rank=rank)
+            order.shuffle()
+            shards.append(list(order))
         return shards
 
     first, second = epoch(saved), epoch(generator.get_state())

@@ -29,13 +29,16 @@ from ganzo.export import export_generator
 from ganzo.files import load_state
 from ganzo.generator import Generator
 from ganzo.inference import sample, translate
-from ganzo.options import number_type, parse, positive_int
+from ganzo.options import number_type, parse
 from ganzo.registry import with_option_parser
 from ganzo.train import run
 
 # Saved options about where and how training ran, not what it computed.
 NOT_INHERITED = ('device', 'seed', 'output_dir')
-at_least_two = number_type(int, lambda x: x >= 2, 'an integer >= 2')
+MAX_IMAGES = 100_000  # in one call: each is a file
+image_count = number_type(int, lambda x: 0 < x <= MAX_IMAGES,
+                          f'a positive integer (at most {MAX_IMAGES:,})')
+steps = number_type(int, lambda x: 2 <= x <= 1000, 'an integer from 2 to 1000')
 
 
 @with_option_parser
@@ -43,13 +46,13 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
     if train:
         return
     group = parser.add_argument_group('deh')
-    group.add_argument('--num-samples', type=positive_int, metavar='N',
+    group.add_argument('--num-samples', type=image_count, metavar='N',
                        help='images to generate, or rows with --interpolate (default: as many '
                        'as the training snapshots, --snapshot-size)')
     group.add_argument('--checkpoint', choices=('best', 'last'), default='best',
                        help='which weights: the best (generator.pt) or those of the last '
                        'checkpoint (checkpoint.pt) (default: %(default)s)')
-    group.add_argument('--interpolate', type=at_least_two, metavar='K',
+    group.add_argument('--interpolate', type=steps, metavar='K',
                        help='rows of K images along the great circle from each latent point '
                        'to the next (spherical interpolation)')
     group.add_argument('--input', metavar='PATH',
@@ -80,6 +83,10 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
                          'generates images from noise: leave out --input')
     if options.input is not None and options.interpolate is not None:
         raise GanzoError('--interpolate walks the latent space: leave it out with --input')
+    if (options.num_samples or 0) * (options.interpolate or 1) > MAX_IMAGES:
+        raise GanzoError(f'--num-samples {options.num_samples} rows of --interpolate '
+                         f'{options.interpolate} images are more than {MAX_IMAGES:,} images: '
+                         'lower one of them')
     return options, experiment
 
 

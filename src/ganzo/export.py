@@ -15,7 +15,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 import warnings
 from functools import partial
 from pathlib import Path
@@ -27,7 +26,7 @@ from torch import nn
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.files import atomic_write
+from ganzo.files import atomic_write, temporary_file
 from ganzo.inference import input_transform
 from ganzo.kind import kind_of
 from ganzo.noise import Noise
@@ -75,7 +74,7 @@ def save_torchscript(traced: torch.jit.ScriptModule, path: Path, metadata: dict[
 def save_onnx(generator: nn.Module, example: torch.Tensor, path: Path, input_name: str) -> None:
     """The generator as ONNX (opset of ``torch.onnx.export``), batch size dynamic."""
     model = copy.deepcopy(generator).cpu().eval()
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+    descriptor, temporary = temporary_file(path)
     os.close(descriptor)
     try:
         with warnings.catch_warnings():
@@ -129,7 +128,11 @@ def export_generator(options: argparse.Namespace, generator: nn.Module) -> str:
                 'checkpoint': options.checkpoint, 'input': input_name,
                 'input_shape': ['B', *example.shape[1:]],
                 'output_shape': ['B', *outputs.shape[1:]]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = export(generator, example, path, input_name, metadata)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = export(generator, example, path, input_name, metadata)
+    except OSError as error:
+        raise GanzoError(f'--export {path}: cannot write it ({error.strerror or error}); '
+                         'nothing was written: choose another path') from None
     missing = '' if onnx_available() else " (no ONNX: pip install 'ganzo[onnx]')"
     return f'exported the generator to {" and ".join(map(str, written))}{missing}'

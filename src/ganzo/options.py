@@ -28,6 +28,7 @@ import torch
 
 import ganzo
 from ganzo.errors import GanzoError
+from ganzo.json_files import read_json
 from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
@@ -43,7 +44,9 @@ RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment'
                'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
                'compile', 'cache_images')
 NOT_SAVED = RUN_OPTIONS[:5]
+COMMAND_LINE_ONLY = ('restore', 'delete')  # never from a file: see run_actions_left_out
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
+MAX_NAME = 255  # the longest folder name of common file systems
 
 _loaded = False
 
@@ -75,8 +78,14 @@ def number_type(convert: Callable[[str], Any], check: Callable[[Any], bool], exp
     return parse
 
 
-positive_int = number_type(int, lambda x: x > 0, 'a positive integer')
-non_negative_int = number_type(int, lambda x: x >= 0, 'an integer >= 0')
+# Counts and sizes stop at what a C int holds (torch's sizes, PIL's...): larger
+# ones are typing mistakes, and would fail deep inside with a traceback.
+LARGEST = 2**31 - 1
+positive_int = number_type(int, lambda x: 0 < x <= LARGEST,
+                           f'a positive integer (at most {LARGEST})')
+non_negative_int = number_type(int, lambda x: 0 <= x <= LARGEST,
+                               f'an integer >= 0 (at most {LARGEST})')
+seed_int = number_type(int, lambda x: 0 <= x < 2**63, 'an integer from 0 to 2**63 - 1')
 positive_float = number_type(float, lambda x: x > 0 and x != float('inf'), 'a positive number')
 non_negative_float = number_type(float, lambda x: 0 <= x < float('inf'), 'a number >= 0')
 probability = number_type(float, lambda x: 0 <= x <= 1, 'a number between 0 and 1')
@@ -141,7 +150,7 @@ def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
                        help='directory of the experiments (default: %(default)s)')
     group.add_argument('--device', help='torch device such as cpu, cuda, cuda:1 or mps '
                        '(default: cuda if available, then mps, then cpu)')
-    group.add_argument('--seed', type=non_negative_int,
+    group.add_argument('--seed', type=seed_int,
                        help='seed of every random number generator (default: drawn at random '
                        'and saved in options.json)')
     if not train:
@@ -219,6 +228,8 @@ def to_arguments(values: dict[str, Any], parser: argparse.ArgumentParser, source
         elif value is None:
             continue
         elif isinstance(value, list):
+            if action.nargs not in ('*', '+'):
+                raise GanzoError(f'{source}: option {key!r} takes one value, not a list')
             arguments += [flag, *map(str, value)]
         elif isinstance(value, (dict, bool)):
             raise GanzoError(f'{source}: option {key!r} has the wrong type {type(value).__name__}')
@@ -227,18 +238,19 @@ def to_arguments(values: dict[str, Any], parser: argparse.ArgumentParser, source
     return arguments
 
 
-def read_json(path: str | os.PathLike) -> dict[str, Any]:
-    """A JSON object from ``path``; a ``GanzoError`` if it is missing or malformed."""
-    try:
-        with open(path, encoding='utf-8') as file:
-            values = json.load(file)
-    except OSError as error:
-        raise GanzoError(f'cannot read {path}: {error.strerror}') from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise GanzoError(f'{path} is not valid JSON: {error}') from None
-    if not isinstance(values, dict):
-        raise GanzoError(f'{path} must hold a JSON object of options')
-    return values
+def run_actions_left_out(values: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """``values`` without ``restore`` and ``delete``: what to do with an existing
+    run is decided on the command line only, never by a file. Set in the
+    ``--from-json`` file ``source``, they are ignored with a warning."""
+    kept = {}
+    for key, value in values.items():
+        if key.replace('-', '_') not in COMMAND_LINE_ONLY:
+            kept[key] = value
+        elif source is not None and value is not False:
+            warnings.warn(f'{source}: {key!r} is ignored: what to do with an existing run is '
+                          f'decided on the command line; pass --{key.replace("_", "-")} '
+                          'there', stacklevel=3)
+    return kept
 
 
 def parse(argv: list[str] | None = None, train: bool = True,
@@ -251,10 +263,12 @@ def parse(argv: list[str] | None = None, train: bool = True,
     parser = build_parser(train, prog)
     argv = list(argv if argv is not None else [])
     given = parser.parse_args(argv)
-    arguments = to_arguments(base, parser, 'options.json', strict=False) if base else []
+    arguments = (to_arguments(run_actions_left_out(base, None), parser, 'options.json',
+                              strict=False) if base else [])
     from_json: list[str] = []
     if getattr(given, 'from_json', None):
-        from_json = to_arguments(read_json(given.from_json), parser, given.from_json)
+        values = run_actions_left_out(read_json(given.from_json), given.from_json)
+        from_json = to_arguments(values, parser, given.from_json)
     options = parser.parse_args(arguments + from_json + argv)
     defaults = _defaults(parser)
     changed = {dest for dest in explicit(parser, from_json)
@@ -347,6 +361,9 @@ def check_experiment_name(name: str) -> None:
     if not EXPERIMENT_NAME.fullmatch(name) or name in ('.', '..'):
         raise GanzoError(f'--experiment {name!r}: use letters, digits and . _ - + = only, '
                          'without path separators')
+    if len(name) > MAX_NAME:
+        raise GanzoError(f'--experiment {name[:20]}...: the name has {len(name)} characters, '
+                         f'more than the {MAX_NAME} that a folder name can hold: shorten it')
 
 
 def device(options: argparse.Namespace) -> torch.device:
@@ -362,6 +379,9 @@ def device(options: argparse.Namespace) -> torch.device:
     except RuntimeError:
         raise GanzoError(f'--device {options.device!r} is not a device name '
                          '(try cpu, cuda, cuda:1 or mps)') from None
+    if chosen.type not in ('cpu', 'cuda', 'mps'):
+        raise GanzoError(f'--device {options.device}: Ganzo trains and samples on cpu, cuda '
+                         '(cuda:1...) or mps, not on this kind of device')
     if chosen.type == 'cuda' and (not torch.cuda.is_available()
                                   or (chosen.index or 0) >= torch.cuda.device_count()):
         raise GanzoError(f'--device {options.device}: no such CUDA device here; use --device cpu')

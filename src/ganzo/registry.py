@@ -113,6 +113,9 @@ def load_modules(environ: dict[str, str] | None = None) -> None:
     """Import the modules named in ``GANZO_LOAD_MODULES`` (comma separated)."""
     value = (os.environ if environ is None else environ).get('GANZO_LOAD_MODULES', '')
     for name in filter(None, (part.strip() for part in value.split(','))):
+        if not all(part.isidentifier() for part in name.split('.')):
+            raise GanzoError(f'GANZO_LOAD_MODULES: {name!r} is not a module name: give the '
+                             'dotted names of modules (my_package.my_module), comma separated')
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as error:

@@ -21,7 +21,7 @@ from pathlib import Path
 import ganzo
 from ganzo.errors import GanzoError
 from ganzo.experiment import TrainedExperiment
-from ganzo.files import atomic_write, load_state
+from ganzo.files import load_state, write_or_stop
 from ganzo.generator import Generator
 from ganzo.metrics import METRICS, Scorer
 from ganzo.metrics.real import at_most, image_folder
@@ -73,6 +73,9 @@ def score(argv: list[str]) -> None:
     output = options.output or (experiment.path / METRICS_FILE if experiment else None)
     if output is not None and not path_is_writable(Path(output).parent):
         raise GanzoError(f'--output {output}: cannot write there; choose another file')
+    if output is not None and Path(output).is_dir():
+        raise GanzoError(f'--output {output} is a folder: name a file, such as '
+                         f'{Path(output) / METRICS_FILE}')
     images = None
     if experiment is None:
         images = at_most(image_folder(options.generated_dir, options, '--generated-dir'),
@@ -96,7 +99,8 @@ def score(argv: list[str]) -> None:
                   'evaluation_samples': options.evaluation_samples,
                   'real_samples': len(scorer.real), 'scores': scores}
         text = json.dumps(report, indent=2) + '\n'
-        atomic_write(Path(output), lambda file: file.write(text), mode='w')
+        write_or_stop(Path(output), lambda file: file.write(text), mode='w',
+                      then='then run ganzo-eval again')
         print(f'ganzo-eval: wrote {output}', file=sys.stderr)
 
 

@@ -19,6 +19,7 @@ from ganzo.files import write_or_warn
 from ganzo.kind import RunKind, kind_of
 from ganzo.options import Factory, complete, component_option, positive_int
 from ganzo.registry import register
+from ganzo.state import noise_problem
 
 
 def snapshot_size(options: argparse.Namespace, kind: RunKind) -> int:
@@ -96,6 +97,7 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         self.every = options.sample_every
         self.fixed = options.sample_from_fixed_noise
         self.fixed_noise: torch.Tensor | None = None
+        self.state_size = options.state_size
         self.directory = run_directory(options)
         self.last = 0
 
@@ -127,7 +129,11 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         return {'fixed_noise': self.fixed_noise}
 
     def load_state_dict(self, state: dict) -> None:
-        self.fixed_noise = state['fixed_noise']
+        noise = state['fixed_noise']
+        problem = None if noise is None else noise_problem(noise, self.state_size)
+        if problem and not self.kind.translates:
+            raise ValueError(problem)
+        self.fixed_noise = noise
 
 
 NoiseSnapshot = Snapshot  # its former name

@@ -28,31 +28,36 @@ class SingleImageData:
     processes help) into an ``ImageCache``, which gives the same batches.
 
     The order of the images comes from ``self.generator``, seeded from the global
-    torch RNG at construction and consumed only by the shuffle (one permutation
-    per epoch): restoring ``state_dict()`` saved at the end of an epoch into a
-    freshly built object gives the same batches from the next epoch on. In a
-    distributed run every process draws the same order and reads its own shard
-    of it (``distributed.sampler``).
+    torch RNG at construction and consumed only by the shuffle: one permutation
+    drawn when an epoch starts (``iter(data)``), whatever the loader workers and
+    their prefetching do, so that the batches are the same with any
+    ``--loader-workers``, cached or not. Restoring ``state_dict()`` saved at the
+    end of an epoch into a freshly built object gives the same batches from the
+    next epoch on. In a distributed run every process draws the same order and
+    reads its own shard of it (``distributed.EpochOrder``).
     """
+
+    item_seeds = False  # whether each item gets a seed of its own (see EpochOrder)
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
         self.dataset: Dataset = self.build_dataset(options)
         seed = int(torch.randint(2**62, ()))
         self.generator = torch.Generator().manual_seed(seed)
-        sampler = distributed.sampler(self.dataset, self.generator)
-        if len(sampler) < options.batch_size:
+        self.order = distributed.epoch_order(len(self.dataset), self.generator,  # type: ignore[arg-type]
+                                             self.item_seeds)
+        if len(self.order) < options.batch_size:
             shard = 'of the dataset' if distributed.world_size() == 1 else 'that each process reads'
             raise GanzoError(f'--batch-size {options.batch_size} is larger than the '
-                             f'{len(sampler)} images {shard}: lower --batch-size')
+                             f'{len(self.order)} images {shard}: lower --batch-size')
         # The loader draws a seed for its workers from its own generator, once per
         # iterator (once in all with persistent workers): keeping that apart makes
         # the order depend on self.generator alone.
         workers = options.loader_workers
         batching: dict[str, Any] = dict(batch_size=options.batch_size, drop_last=True,
-                                        sampler=sampler)
+                                        sampler=self.order)
         if isinstance(self.dataset, ImageCache):  # whole batches from memory, in this process
-            batching = dict(batch_size=None, sampler=BatchSampler(sampler, options.batch_size,
+            batching = dict(batch_size=None, sampler=BatchSampler(self.order, options.batch_size,
                                                                    drop_last=True))
             workers = 0
         elif options.cache_images:
@@ -73,6 +78,8 @@ class SingleImageData:
         return ImageCache(dataset, options.loader_workers) if cache else dataset
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of a new epoch, in an order drawn now."""
+        self.order.shuffle()
         return iter(self.loader)
 
     def __len__(self) -> int:
