@@ -164,6 +164,25 @@ def test_truncated_image_raises_naming_the_file(flat_dir: Path) -> None:
         batches(data)
 
 
+def test_symbolic_links_to_folders_are_followed_once(tmp_path: Path) -> None:
+    """A loop of links (two: the run would never end), a link to a class already
+    read (it would count its images twice) and a link to a folder elsewhere
+    (read once, in the class that links to it)."""
+    root = tmp_path / 'images'
+    for index in range(3):
+        save(Image.new('RGB', (8, 8), (index, 0, 0)), root / 'a' / f'{index}.png')
+    save(Image.new('RGB', (8, 8), (9, 9, 9)), tmp_path / 'elsewhere' / 'far.png')
+    (root / 'a' / 'loop').symlink_to('..')
+    (root / 'a' / 'self').symlink_to('.')
+    (root / 'b').mkdir()
+    (root / 'b' / 'same-as-a').symlink_to('../a')
+    (root / 'b' / 'far').symlink_to(tmp_path / 'elsewhere')
+    dataset = ganzo_data.folder_dataset(options(data_dir=str(root)), None)
+    names = sorted(Path(path).name for path, _ in dataset.samples)
+    assert names == ['0.png', '1.png', '2.png', 'far.png']
+    assert dataset.classes == ['a', 'b'] and dataset.targets == [0, 0, 0, 1]
+
+
 @pytest.mark.parametrize('data_dir, message', [
     (None, '--data-dir'), ('missing', 'no such folder'), ('empty', 'holds no images'),
     ('text', 'holds no images')])

@@ -74,3 +74,9 @@ def test_load_modules_imports_each_module(tmp_path, monkeypatch):
 def test_load_modules_names_a_missing_module():
     with pytest.raises(GanzoError, match='GANZO_LOAD_MODULES.*no_such_module'):
         load_modules({'GANZO_LOAD_MODULES': 'no_such_module'})
+
+
+@pytest.mark.parametrize('value', ['.x', '..', 'a..b', 'x.', '1st', 'a b'])
+def test_load_modules_refuses_what_is_not_a_module_name(value):
+    with pytest.raises(GanzoError, match='is not a module name'):
+        load_modules({'GANZO_LOAD_MODULES': value})

@@ -55,10 +55,15 @@ class ImageFolder(datasets.ImageFolder):
         order of torchvision's ``make_dataset``."""
         if is_valid_file is None:
             is_valid_file = partial(has_file_allowed_extension, extensions=extensions)
-        seen: set[tuple[int, int]] = set()
+        tops = {name: os.path.join(directory, name) for name in sorted(class_to_idx)}
+        seen = {folder_key(path) for path in (directory, *tops.values())}  # entered as classes
+        entered = set()
         samples = []
-        for name in sorted(class_to_idx):
-            for root, files in sorted(walk_once(os.path.join(directory, name), seen)):
+        for name, top in tops.items():
+            if folder_key(top) in entered or not os.path.isdir(top):
+                continue
+            entered.add(folder_key(top))
+            for root, files in sorted(walk_once(top, seen)):
                 samples += [(path, class_to_idx[name]) for path in
                             (os.path.join(root, file) for file in sorted(files))
                             if is_valid_file(path)]
@@ -74,27 +79,29 @@ class ImageFolder(datasets.ImageFolder):
                              'replace or remove the file') from None
 
 
-def walk_once(top: str, seen: set[tuple[int, int]]) -> Iterator[tuple[str, list[str]]]:
+def walk_once(top: str, seen: set[tuple[int, int] | None]) -> Iterator[tuple[str, list[str]]]:
     """``(folder, file names)`` of ``top`` and the folders under it, following
     symbolic links but entering no folder of ``seen`` (by device and inode),
     to which it adds those it enters."""
-    def first_visit(path: str) -> bool:
-        try:
-            status = os.stat(path)
-        except OSError:  # a broken link
-            return False
-        key = (status.st_dev, status.st_ino)
-        if key in seen:
-            return False
-        seen.add(key)
-        return True
-
-    if not os.path.isdir(top) or not first_visit(top):
-        return
     for root, folders, files in os.walk(top, followlinks=True):
-        folders[:] = [folder for folder in sorted(folders)
-                      if first_visit(os.path.join(root, folder))]
+        kept = []
+        for folder in sorted(folders):
+            key = folder_key(os.path.join(root, folder))
+            if key is not None and key not in seen:
+                seen.add(key)
+                kept.append(folder)
+        folders[:] = kept
         yield root, files
+
+
+def folder_key(path: str) -> tuple[int, int] | None:
+    """What identifies the folder ``path`` leads to: its device and inode (None
+    for a broken link)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 @register('dataset', 'folder', default=True)
