@@ -49,9 +49,6 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
     group.add_argument('--num-samples', type=image_count, metavar='N',
                        help='images to generate, or rows with --interpolate (default: as many '
                        'as the training snapshots, --snapshot-size)')
-    group.add_argument('--checkpoint', choices=('best', 'last'), default='best',
-                       help='which weights: the best (generator.pt) or those of the last '
-                       'checkpoint (checkpoint.pt) (default: %(default)s)')
     group.add_argument('--interpolate', type=steps, metavar='K',
                        help='rows of K images along the great circle from each latent point '
                        'to the next (spherical interpolation)')

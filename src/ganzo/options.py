@@ -78,8 +78,7 @@ def number_type(convert: Callable[[str], Any], check: Callable[[Any], bool], exp
     return parse
 
 
-# Counts and sizes stop at what a C int holds (torch's sizes, PIL's...): larger
-# ones are typing mistakes, and would fail deep inside with a traceback.
+# Counts and sizes stop at a C int (torch's, PIL's): more would fail deep inside.
 LARGEST = 2**31 - 1
 positive_int = number_type(int, lambda x: 0 < x <= LARGEST,
                            f'a positive integer (at most {LARGEST})')
@@ -153,7 +152,10 @@ def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
     group.add_argument('--seed', type=seed_int,
                        help='seed of every random number generator (default: drawn at random '
                        'and saved in options.json)')
-    if not train:
+    if not train:  # deh and ganzo-eval
+        group.add_argument('--checkpoint', choices=('best', 'last'), default='best',
+                           help='which weights: the best (generator.pt) or those of the last '
+                           'checkpoint (checkpoint.pt) (default: %(default)s)')
         return
     group.add_argument('--epochs', type=positive_int, default=10,
                        help='train until this epoch (default: %(default)s)')

@@ -5,10 +5,11 @@ with FID, KID, Inception Score and precision/recall.
     ganzo-eval --generated-dir FOLDER --evaluation-data-dir REAL_FOLDER
 
 An experiment is scored on ``--evaluation-samples`` images of its best generator
-(``generator.pt``), with the options it was trained with (those given on the
-command line take precedence), and the scores go to ``metrics.json`` in its
-directory. A folder is scored against the real images of ``--evaluation-data-dir``.
-Either way a small table is printed and ``--output`` names a JSON file to write.
+(``generator.pt``; with ``--checkpoint last``, that of the last checkpoint), with
+the options it was trained with (those given on the command line take
+precedence), and the scores go to ``metrics.json`` in its directory. A folder
+is scored against the real images of ``--evaluation-data-dir``. Either way a
+small table is printed and ``--output`` names a JSON file to write.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def score(argv: list[str]) -> None:
                          options.evaluation_samples)
     else:
         generator = Generator.from_options(options)
-        weights, path = experiment.generator_weights('best')
+        weights, path = experiment.generator_weights(options.checkpoint)
         load_state(generator, weights, 'generator', path)
         generator.to(device(options))
     scorer = Scorer(options, options.metrics, images)
