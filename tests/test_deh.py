@@ -436,6 +436,8 @@ def edit_options(**values):
      ['--num-samples 1000', '--interpolate 1000', 'more than 100,000']),
     (edit_checkpoint(lambda state: state['snapshot'].update(fixed_noise=torch.zeros(4, 3))), [],
      ['checkpoint.pt', 'fixed noise is (4, 3)', '--state-size 8']),
+    (lambda d: (d / 'options.json').write_text('{"seed": 1' + '0' * 5000 + '}'), [],
+     ['options.json', 'number too long']),
 ])
 def test_bad_input_is_one_line_status_2_and_writes_nothing(trained, tmp_path, change,
                                                           arguments, words):

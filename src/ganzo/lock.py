@@ -51,9 +51,13 @@ class RunLock:
         """Take the lock, or a ``GanzoError`` naming the process that holds it."""
         if fcntl is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         while True:
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as error:
+                raise GanzoError(f'cannot write {self.path} ({error.strerror or error}): free '
+                                 'some space, or choose another --model-dir') from None
             try:
                 fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
