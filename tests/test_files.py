@@ -7,15 +7,7 @@ import torch
 from conftest import tiny_arguments
 from ganzo.errors import GanzoError
 from ganzo.files import TEMPORARY, atomic_write, load
-from ganzo.train import main
-
-
-def train(*arguments):
-    try:
-        main(list(arguments))
-    except SystemExit as exit:
-        return exit.code
-    return 0
+from test_reliability import train
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -6,7 +6,8 @@
 * ``options.json``: every resolved option and the Ganzo version, written before epoch 1;
 * ``checkpoint.pt``: the whole training state after the last completed epoch
   (its layout: ``ganzo.state``);
-* ``generator.pt``, ``discriminator.pt``: the weights of the best models.
+* ``generator.pt``, ``discriminator.pt``: the weights of the best models;
+* ``.lock``, while ``ganzo`` trains it (``ganzo.lock``).
 
 Every file is written atomically and checkpoints are loaded as data only
 (``ganzo.files``). ``Experiment`` is the directory as training sees it;
@@ -152,7 +153,8 @@ class Experiment:
 
     def unlock(self, failed: bool) -> None:
         if failed and self.removable:
-            self._remove()
+            with suppress(OSError):  # what could not be removed is a run still
+                self._remove()
         self.run_lock.release()
         if self.created:
             with suppress(OSError):  # only if empty: the lock was all it held
@@ -247,4 +249,3 @@ class TrainedExperiment(Experiment):
             raise GanzoError(f'{self.checkpoint.path}: {problem}: it is damaged; pass '
                              '--no-sample-from-fixed-noise, or restore it from a copy')
         return noise
-

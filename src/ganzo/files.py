@@ -42,8 +42,8 @@ def temporary_file(path: Path) -> tuple[int, str]:
 
 
 def umask() -> int:
-    """The umask of this process: read from /proc on Linux, elsewhere set and
-    set back (which no other thread may observe in between, on Linux)."""
+    """The umask of this process: read from /proc where Linux has it (without
+    changing it), elsewhere set and set back at once."""
     try:
         for line in Path('/proc/self/status').read_text().splitlines():
             if line.startswith('Umask:'):

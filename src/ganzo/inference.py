@@ -3,7 +3,8 @@ walks between latent points, and translations of image files, each call
 written into a new folder ``<output-dir>/<experiment>/deh-NNNN``.
 
 The folder is filled under a hidden temporary name and renamed into place at
-the end: it is complete or absent. It gets ``deh.json``, the options used (the seed included), and:
+the end: it is complete or absent. It gets ``deh.json``, the options used (the
+seed included), and:
 
 * samples: ``--num-samples`` images ``0001.png``... from noise (the fixed
   noise of the training snapshots with ``--sample-from-fixed-noise``) and

@@ -56,9 +56,8 @@ def resolve(options: argparse.Namespace, argv: list[str], processes: Processes
         if action == 'restore':
             options = parse(argv, base=saved)
             options.experiment, options.model_dir = experiment.path.name, model_dir
-    if not action.startswith('restore') and (options.start_epoch or 1) > options.epochs:
-        raise GanzoError(f'--start-epoch {options.start_epoch} is after --epochs '
-                         f'{options.epochs}: nothing would be trained; raise --epochs')
+    if not action.startswith('restore'):  # a restore checks it once it knows its checkpoint
+        first_epoch(options, experiment, 0, processes)
     if options.dry_run:
         action = 'dry-run'
     if options.seed is None:
