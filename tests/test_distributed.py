@@ -21,6 +21,7 @@ import torch
 from conftest import ROOT, assert_user_error, tiny_arguments
 from ganzo.distributed import EpochOrder, launch, reason, timeout
 from ganzo.errors import GanzoError
+from ganzo.lock import RunLock
 from ganzo.train import main
 from ganzo.train import run as ganzo_run
 
@@ -192,6 +193,22 @@ def test_a_mistake_is_told_once_by_rank_0(image_folder, tmp_path, capfd, monkeyp
     result = subprocess.CompletedProcess([], exit.value.code, *capfd.readouterr())
     assert_user_error(result, '--snapshot-size')
     assert not (tmp_path / 'tiny').exists()
+
+
+def test_a_run_locked_by_another_ganzo_is_told_once_by_rank_0(image_folder, tmp_path, capfd,
+                                                               monkeypatch):
+    for name, value in environment().items():
+        monkeypatch.setenv(name, value)
+    lock = RunLock(tmp_path / 'tiny')  # this process trains the run, as far as they know
+    lock.acquire()
+    try:
+        with pytest.raises(SystemExit) as exit:
+            launch_in_this_process(arguments(image_folder, tmp_path))
+    finally:
+        lock.release()
+    result = subprocess.CompletedProcess([], exit.value.code, *capfd.readouterr())
+    assert_user_error(result, 'is being trained by another ganzo', f'(pid {os.getpid()} on ')
+    assert not list((tmp_path / 'tiny').iterdir())
 
 
 def launch_in_this_process(argv: list[str]) -> None:
