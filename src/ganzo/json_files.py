@@ -1,12 +1,16 @@
-"""JSON files of options (``--from-json``, a run's ``options.json``), read strictly."""
+"""JSON files of options (``--from-json``, a run's ``options.json``): read
+strictly, and kept from deciding what happens to an existing run."""
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any
 
 from ganzo.errors import GanzoError
+
+COMMAND_LINE_ONLY = ('restore', 'delete')  # never from a file: see run_actions_left_out
 
 
 class DuplicateKey(ValueError):
@@ -44,3 +48,18 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise GanzoError(f'{path} must hold a JSON object of options')
     return values
+
+
+def run_actions_left_out(values: dict[str, Any], source: str | None) -> dict[str, Any]:
+    """``values`` without ``restore`` and ``delete``: what to do with an existing
+    run is decided on the command line only, never by a file. Set in the
+    ``--from-json`` file ``source``, they are ignored with a warning."""
+    kept = {}
+    for key, value in values.items():
+        if key.replace('-', '_') not in COMMAND_LINE_ONLY:
+            kept[key] = value
+        elif source is not None and value is not False:
+            warnings.warn(f'{source}: {key!r} is ignored: what to do with an existing run is '
+                          f'decided on the command line; pass --{key.replace("_", "-")} '
+                          'there', stacklevel=3)
+    return kept

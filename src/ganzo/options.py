@@ -28,7 +28,7 @@ import torch
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.json_files import read_json
+from ganzo.json_files import read_json, run_actions_left_out
 from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
@@ -44,7 +44,6 @@ RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment'
                'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
                'compile', 'cache_images')
 NOT_SAVED = RUN_OPTIONS[:5]
-COMMAND_LINE_ONLY = ('restore', 'delete')  # never from a file: see run_actions_left_out
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
 MAX_NAME = 255  # the longest folder name of common file systems
 
@@ -160,13 +159,14 @@ def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
     group.add_argument('--epochs', type=positive_int, default=10,
                        help='train until this epoch (default: %(default)s)')
     group.add_argument('--start-epoch', type=positive_int,
-                       help='number of the first epoch (default: 1, or the epoch after the '
-                       'checkpoint when restoring)')
+                       help='number of the first epoch of a new run (default: 1); a restored '
+                       'run continues after its checkpoint')
     group.add_argument('--restore', action=argparse.BooleanOptionalAction, default=False,
-                       help='if the experiment exists, continue it from its checkpoint')
+                       help='if the experiment exists, continue it from its checkpoint '
+                       '(on the command line only)')
     group.add_argument('--delete', action=argparse.BooleanOptionalAction, default=False,
-                       help='if the experiment exists, delete it and start again '
-                       '(takes precedence over --restore)')
+                       help='if the experiment exists, delete it and start again (on the '
+                       'command line only; takes precedence over --restore)')
     group.add_argument('--from-json', metavar='FILE',
                        help='read options from this JSON file (command line flags take '
                        'precedence over it)')
@@ -238,21 +238,6 @@ def to_arguments(values: dict[str, Any], parser: argparse.ArgumentParser, source
         else:
             arguments.append(f'{flag}={value}')
     return arguments
-
-
-def run_actions_left_out(values: dict[str, Any], source: str | None) -> dict[str, Any]:
-    """``values`` without ``restore`` and ``delete``: what to do with an existing
-    run is decided on the command line only, never by a file. Set in the
-    ``--from-json`` file ``source``, they are ignored with a warning."""
-    kept = {}
-    for key, value in values.items():
-        if key.replace('-', '_') not in COMMAND_LINE_ONLY:
-            kept[key] = value
-        elif source is not None and value is not False:
-            warnings.warn(f'{source}: {key!r} is ignored: what to do with an existing run is '
-                          f'decided on the command line; pass --{key.replace("_", "-")} '
-                          'there', stacklevel=3)
-    return kept
 
 
 def parse(argv: list[str] | None = None, train: bool = True,
