@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,7 +66,7 @@ class SingleImageData:
                              f'{options.data_format}: leave it out')
         self.loader = DataLoader(
             self.dataset, **batching, generator=torch.Generator().manual_seed(seed + 1),
-            num_workers=workers, persistent_workers=workers > 0,
+            num_workers=workers, persistent_workers=workers > 0, worker_init_fn=quiet_worker,
             pin_memory=device(options).type == 'cuda')
 
     def build_dataset(self, options: argparse.Namespace) -> Dataset:
@@ -93,6 +94,20 @@ class SingleImageData:
         self.generator.set_state(state['generator'])
 
 
+def quiet_worker(worker: int) -> None:
+    """In a loader worker, a broken connection means that the training process
+    is gone (killed, say, while the worker handed it a batch): the worker is
+    about to end, without a traceback from the thread that was handing it over
+    (multiprocessing's resource sharer reports through ``sys.excepthook``)."""
+    hook = sys.excepthook
+
+    def quiet(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+        if not issubclass(kind, (ConnectionError, EOFError)):
+            hook(kind, error, trace)
+
+    sys.excepthook = quiet
+
+
 class ImageCache(Dataset):
     """The images of ``dataset`` (items ``(uint8 C x H x W image, label)``), decoded
     once and kept in memory: ``images`` uint8 ``N x C x H x W``, ``targets`` int64 ``N``.
@@ -105,7 +120,7 @@ class ImageCache(Dataset):
         from tqdm import tqdm
         # A generator of its own: the global RNG, which orders the data, is left alone.
         loader = DataLoader(dataset, batch_size=256, num_workers=workers,
-                            generator=torch.Generator())
+                            generator=torch.Generator(), worker_init_fn=quiet_worker)
         images, targets = [], []
         for batch, labels in tqdm(loader, desc='caching images', unit='batch', leave=False,
                                   disable=None):
