@@ -9,6 +9,7 @@ no traceback and no existing file of any run is changed or deleted.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import zlib
@@ -32,11 +33,11 @@ OK = None  # the case trains: no error expected
 @dataclass
 class Case:
     """``prepare(tmp_path, model_dir) -> arguments`` and the words of the error line
-    (``OK`` when the run must succeed). ``writes``: the problem shows only once
-    the data is read, so the new run ``fresh`` has begun (its options.json)."""
+    (``OK`` when the run must succeed). A problem that shows only once the data
+    is read (a truncated image) stops the new run ``fresh`` in its first epoch:
+    it is removed, so nothing is left either way."""
     prepare: Callable[[Path, Path], list[str]]
     words: list[str] | None
-    writes: bool = False
     checks: list[Callable[[Path], None]] = field(default_factory=list)
 
 
@@ -137,7 +138,33 @@ def text(content: bytes) -> Callable[[Path], None]:
     return lambda path: path.write_bytes(content)
 
 
+def lab_tiff(path: Path) -> None:
+    """A TIFF in the LAB colour space, which PIL decodes but cannot make grey."""
+    Image.new('LAB', (12, 12), (50, 10, 10)).save(path, format='TIFF')
+
+
 GOOD = [(f'good{index}.png', png(seed=index)) for index in range(4)]
+
+
+def symlink_loops(tmp: Path, model_dir: Path) -> list[str]:
+    """Images in a folder whose sub-folders link back to it, twice, and to each other."""
+    folder = tmp / 'loops'
+    (folder / 'images').mkdir(parents=True)
+    for name, write in GOOD:
+        write(folder / 'images' / name)
+    (folder / 'images' / 'up').symlink_to('..')
+    (folder / 'images' / 'again').symlink_to('../images')
+    (folder / 'images' / 'down').symlink_to('.')
+    return fresh(folder, model_dir, batch_size=4)
+
+
+def empty_mnist(tmp: Path, model_dir: Path) -> list[str]:
+    raw = tmp / 'mnist' / 'MNIST' / 'raw'
+    raw.mkdir(parents=True)
+    for name in ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte',
+                 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'):
+        (raw / name).write_bytes(b'')
+    return fresh(tmp / 'mnist', model_dir, dataset='mnist', image_colors=1)
 
 
 # Checkpoints
@@ -193,6 +220,24 @@ def set_options(**values) -> Callable[[Path], None]:
         path = run_dir / 'options.json'
         path.write_text(json.dumps({**json.loads(path.read_text()), **values}))
     return damage
+
+
+def fifo_checkpoint(run_dir: Path) -> None:
+    """A named pipe where the checkpoint should be: reading it would wait forever."""
+    (run_dir / 'checkpoint.pt').unlink()
+    os.mkfifo(run_dir / 'checkpoint.pt')
+
+
+def symlinked_run(tmp: Path, model_dir: Path) -> list[str]:
+    """``runs/tiny`` is a link to a real run outside the model folder."""
+    shutil.move(model_dir / 'tiny', tmp / 'elsewhere')
+    (model_dir / 'tiny').symlink_to(tmp / 'elsewhere')
+    return restore(lambda run_dir: None)(tmp, model_dir)
+
+
+def outside_untouched(tmp: Path) -> None:
+    assert not (tmp / 'elsewhere' / '.lock').exists()
+    assert torch.load(tmp / 'elsewhere' / 'checkpoint.pt', weights_only=True)['epoch'] == 1
 
 
 def foreign_folder(tmp: Path, model_dir: Path) -> list[str]:
@@ -300,12 +345,12 @@ CASES = {
                                  ('c.png', text(b'\x89PNG\r\n\x1a\n' + b'junk' * 9))),
                             ['holds no images']),
     'truncated image': Case(data(*GOOD[:3], ('truncated.png', truncated)),
-                            ['cannot decode the image', 'truncated.png'], writes=True),
+                            ['cannot decode the image', 'truncated.png']),
     'truncated image, loader workers': Case(
         data(*GOOD[:3], ('truncated.png', truncated), loader_workers=1),
-        ['cannot decode the image', 'truncated.png'], writes=True),
+        ['cannot decode the image', 'truncated.png']),
     'corrupt pixel data': Case(data(*GOOD[:3], ('corrupt.png', corrupt_pixels)),
-                               ['cannot decode the image', 'corrupt.png'], writes=True),
+                               ['cannot decode the image', 'corrupt.png']),
     'non-images among images': Case(data(*GOOD, ('notes.txt', text(b'words')),
                                          ('junk.png', text(b'junk')), ('.hidden.png', bomb)),
                                     OK),
@@ -372,6 +417,51 @@ CASES = {
                                                   ['--loss', 'my-loss']),
     'delete a folder that is not a run': Case(delete_not_a_run,
                                               ['does not look like a Ganzo run']),
+    # round 2 (issue 13): options
+    'start epoch after the last epoch': Case(new(start_epoch=5, epochs=3),
+                                             ['--start-epoch 5', '--epochs 3']),
+    'seed of 2**64': Case(new(seed=2**64), ['--seed', '2**63']),
+    'size beyond any memory': Case(new(generator_channels=2**31 - 1, state_size=2**31 - 1),
+                                   ['do not fit in memory', '--generator-channels']),
+    'count beyond a C int': Case(new(epochs=2**31), ['--epochs', 'at most']),
+    'device meta': Case(new(device='meta'), ['--device meta']),
+    'device xla': Case(new(device='xla'), ['--device xla']),
+    'batch of one through BatchNorm at 1x1': Case(new(batch_size=1, discriminator_layers=3),
+                                                  ['--batch-size 1', 'BatchNorm']),
+    '300-character experiment name': Case(new(experiment='x' * 300),
+                                          ['--experiment', '300 characters']),
+    # JSON option files and saved options
+    'json integer of 5000 digits': Case(json_file('{"epochs": 1' + '0' * 5000 + '}'),
+                                        ['options.json', 'number too long']),
+    'json nested 100000 deep': Case(json_file('{"epochs": ' + '[' * 100000 + ']' * 100000 + '}'),
+                                    ['options.json', 'nested too deeply']),
+    'json with a byte order mark': Case(json_file(b'\xef\xbb\xbf{"epochs": 1}'), OK),
+    'json duplicate key': Case(json_file('{"epochs": 1, "epochs": 2}'),
+                               ["'epochs' twice"]),
+    'json list for one value': Case(json_file('{"epochs": [1, 2]}'), ["'epochs'", 'one value']),
+    'options.json with an integer of 5000 digits': Case(
+        restore(options_text('{"epochs": 1' + '0' * 5000 + '}')),
+        ['options.json', 'number too long']),
+    'options.json nested 100000 deep': Case(
+        restore(options_text('{"epochs": ' + '[' * 100000 + ']' * 100000 + '}')),
+        ['options.json', 'nested too deeply']),
+    # data
+    'folder with symlink loops': Case(symlink_loops, OK),
+    'LAB image to grey': Case(data(*GOOD[:3], ('lab.tif', lab_tiff), image_colors=1),
+                              ['cannot convert the image', 'lab.tif']),
+    'empty MNIST files': Case(empty_mnist, ['--dataset mnist', 'corrupt or truncated']),
+    # checkpoints and run folders
+    'checkpoint is a named pipe': Case(restore(fifo_checkpoint),
+                                       ['checkpoint.pt', 'not a regular file']),
+    'checkpoint with a string epoch': Case(restore(edit_checkpoint(lambda s: s.update(epoch='1'))),
+                                           ['checkpoint.pt', "epoch '1'"]),
+    'checkpoint with fixed noise of the wrong shape': Case(
+        restore(edit_checkpoint(lambda s: s['snapshot'].update(fixed_noise=torch.zeros(4, 3)))),
+        ['checkpoint.pt', 'fixed noise']),
+    'restore a folder whose options.json Ganzo did not write': Case(
+        restore(options_text('{"epochs": 2}')), ['does not look like a Ganzo run']),
+    'restore a symlinked run': Case(symlinked_run, ['symbolic link'],
+                                    checks=[outside_untouched]),
 }
 
 
@@ -399,6 +489,7 @@ def test_bad_input(name, template, tmp_path, capsys):
     model_dir = tmp_path / 'runs'
     arguments = [str(argument) for argument in case.prepare(tmp_path, model_dir)]
     existing = files(model_dir)
+    fresh_existed = (model_dir / 'fresh').exists()
     capsys.readouterr()
     try:
         run(train, arguments)
@@ -421,7 +512,9 @@ def test_bad_input(name, template, tmp_path, capsys):
     assert {path: after.get(path) for path in existing} == existing, 'an existing file changed'
     created = {path.relative_to(model_dir).as_posix() for path in after.keys() - existing.keys()}
     if case.words is not OK:
-        assert created <= ({'fresh/options.json'} if case.writes else set()), created
+        assert not created, created
+        assert (model_dir / 'fresh').exists() == fresh_existed, 'a run folder was left behind'
+    assert not list(model_dir.rglob('.lock')), 'the lock of the run was not released'
     for check in case.checks:
         check(tmp_path)
 

@@ -4,6 +4,7 @@ MNIST digits, and the error paths of the downloadable datasets."""
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import socket
 import struct
 import warnings
@@ -17,6 +18,7 @@ from PIL import Image
 from conftest import make_lmdb
 from ganzo.data import Data, SingleImageData, mnist_5k_path
 from ganzo.data import sources as ganzo_data
+from ganzo.distributed import EpochOrder
 from ganzo.errors import GanzoError
 from ganzo.options import complete, parse
 from ganzo.registry import Registry
@@ -182,6 +184,25 @@ def test_truncated_image_raises_naming_the_file(flat_dir: Path) -> None:
         batches(data)
 
 
+def test_symbolic_links_to_folders_are_followed_once(tmp_path: Path) -> None:
+    """A loop of links (two: the run would never end), a link to a class already
+    read (it would count its images twice) and a link to a folder elsewhere
+    (read once, in the class that links to it)."""
+    root = tmp_path / 'images'
+    for index in range(3):
+        save(Image.new('RGB', (8, 8), (index, 0, 0)), root / 'a' / f'{index}.png')
+    save(Image.new('RGB', (8, 8), (9, 9, 9)), tmp_path / 'elsewhere' / 'far.png')
+    (root / 'a' / 'loop').symlink_to('..')
+    (root / 'a' / 'self').symlink_to('.')
+    (root / 'b').mkdir()
+    (root / 'b' / 'same-as-a').symlink_to('../a')
+    (root / 'b' / 'far').symlink_to(tmp_path / 'elsewhere')
+    dataset = ganzo_data.folder_dataset(options(data_dir=str(root)), None)
+    names = sorted(Path(path).name for path, _ in dataset.samples)
+    assert names == ['0.png', '1.png', '2.png', 'far.png']
+    assert dataset.classes == ['a', 'b'] and dataset.targets == [0, 0, 0, 1]
+
+
 @pytest.mark.parametrize('data_dir, message', [
     (None, '--data-dir'), ('missing', 'no such folder'), ('empty', 'holds no images'),
     ('text', 'holds no images')])
@@ -215,6 +236,33 @@ def test_restored_state_reproduces_the_next_epochs(flat_dir: Path, workers: int)
                                                                          expected):
             assert torch.equal(images, expected_images)
             assert torch.equal(labels, expected_labels)
+
+
+def test_the_batches_do_not_depend_on_the_loader_workers_or_the_cache(flat_dir: Path) -> None:
+    """Epochs read as the game reads them (``len(data)`` batches, then the next
+    epoch), with loader workers that prefetch past the end of an epoch: the
+    order of each epoch is drawn once, however the loader iterates."""
+    def epochs(**values) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        data = load(data_dir=str(flat_dir), **values)
+        return [torch.cat([images for images, _ in itertools.islice(data, len(data))])
+                for _ in range(3)]
+
+    expected = epochs()
+    assert not torch.equal(expected[0], expected[1])
+    for values in ({'loader_workers': 1}, {'loader_workers': 2}, {'cache_images': True},
+                   {'cache_images': True, 'loader_workers': 2}):
+        assert all(torch.equal(a, b) for a, b in zip(epochs(**values), expected)), values
+
+
+def test_the_order_of_an_epoch_is_drawn_once_however_often_it_is_read() -> None:
+    generator = torch.Generator().manual_seed(0)
+    order = EpochOrder(10, generator)
+    order.shuffle()
+    state = generator.get_state()
+    first = list(order)
+    assert list(order) == first and sorted(first) == list(range(10))
+    assert torch.equal(generator.get_state(), state)  # reading draws nothing
 
 
 def test_global_seed_determines_the_order(flat_dir: Path) -> None:

@@ -2,10 +2,12 @@
 trained experiment, and its errors."""
 
 import contextlib
+import errno
 import hashlib
 import importlib.util
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -439,6 +441,14 @@ def broken(run_dir, tmp_path, change):
     return copy
 
 
+def edit_checkpoint(change):
+    def edit(run_dir):
+        state = torch.load(run_dir / 'checkpoint.pt', weights_only=True)
+        change(state)
+        torch.save(state, run_dir / 'checkpoint.pt')
+    return edit
+
+
 def edit_options(**values):
     def change(run_dir):
         options = json.loads((run_dir / 'options.json').read_text())
@@ -463,6 +473,14 @@ def edit_options(**values):
     (lambda d: (d / 'generator.pt').write_bytes(b'junk'), [], ['generator.pt', 'corrupt']),
     (lambda d: (d / 'options.json').write_text('{'), [], ['options.json', 'JSON']),
     (edit_options(generator='nope'), [], ['options.json', '--generator', 'nope']),
+    (None, ['--num-samples', 10**12, '--no-sample-from-fixed-noise'], ['--num-samples', 'at most']),
+    (None, ['--interpolate', 10**13], ['--interpolate', 'from 2 to 1000']),
+    (None, ['--num-samples', 1000, '--interpolate', 1000, '--no-sample-from-fixed-noise'],
+     ['--num-samples 1000', '--interpolate 1000', 'more than 100,000']),
+    (edit_checkpoint(lambda state: state['snapshot'].update(fixed_noise=torch.zeros(4, 3))), [],
+     ['checkpoint.pt', 'fixed noise is (4, 3)', '--state-size 8']),
+    (lambda d: (d / 'options.json').write_text('{"seed": 1' + '0' * 5000 + '}'), [],
+     ['options.json', 'number too long']),
 ])
 def test_bad_input_is_one_line_status_2_and_writes_nothing(trained, tmp_path, change,
                                                           arguments, words):
@@ -516,6 +534,49 @@ def test_help_lists_the_inference_options_only():
     assert '--epochs' not in stdout and '--restore' not in stdout
 
 
+# Write failures: one line, and no folder half written
+
+def no_output(run_dir):
+    """Neither a deh-NNNN folder nor a hidden temporary one."""
+    return not [path for path in run_dir.iterdir() if 'deh-' in path.name]
+
+
+def test_a_write_that_fails_midway_leaves_no_folder(trained, tmp_path, monkeypatch):
+    run_dir = copy_of(trained, tmp_path)
+    save, calls = Image.Image.save, []
+
+    def full_disk(image, path, *arguments, **options):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return save(image, path, *arguments, **options)
+
+    monkeypatch.setattr(Image.Image, 'save', full_disk)
+    assert_user_error(user_error(*experiment_arguments(run_dir), '--num-samples', 4),
+                      'No space left on device', 'nothing was written')
+    assert len(calls) == 3 and no_output(run_dir)
+    monkeypatch.undo()
+    assert deh(*experiment_arguments(run_dir), '--num-samples', 4).name == 'deh-0001'
+
+
+def test_an_input_image_that_fails_to_decode_writes_nothing(translator, tmp_path):
+    run_dir, _ = translator
+    inputs = make_image_folder(tmp_path / 'inputs', classes=1, per_class=2, size=12)
+    content = (inputs / 'class0' / '0.png').read_bytes()
+    (inputs / 'class0' / 'truncated.png').write_bytes(content[:len(content) // 2])
+    assert_user_error(user_error(*experiment_arguments(run_dir), '--input', inputs),
+                      'truncated.png')
+    assert no_output(run_dir)
+
+
+def test_an_export_the_disk_refuses_is_one_line(trained, tmp_path, monkeypatch):
+    def too_large(*arguments, **options):
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+    monkeypatch.setattr(torch.jit, 'save', too_large)
+    assert_user_error(user_error(*experiment_arguments(trained), '--export',
+                                 tmp_path / 'generator.pt'), '--export', 'File too large')
+    assert not list(tmp_path.iterdir())
 def test_a_generator_trained_with_a_moving_average_samples_from_it(image_folder, tmp_path):
     """--ema-decay: snapshots, generator.pt and deh use the average; the trained
     weights stay in the checkpoint and beside the average in generator.pt, and

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.utils.data import TensorDataset
 
 from conftest import ROOT, assert_user_error, tiny_arguments
-from ganzo.distributed import ShardSampler, launch, reason, timeout
+from ganzo.distributed import EpochOrder, launch, reason, timeout
 from ganzo.errors import GanzoError
+from ganzo.lock import RunLock
 from ganzo.train import main
 from ganzo.train import run as ganzo_run
 
@@ -234,6 +234,22 @@ def test_a_mistake_is_told_once_by_rank_0(image_folder, tmp_path, capfd, monkeyp
     assert not (tmp_path / 'tiny').exists()
 
 
+def test_a_run_locked_by_another_ganzo_is_told_once_by_rank_0(image_folder, tmp_path, capfd,
+                                                               monkeypatch):
+    for name, value in environment().items():
+        monkeypatch.setenv(name, value)
+    lock = RunLock(tmp_path / 'tiny')  # this process trains the run, as far as they know
+    lock.acquire()
+    try:
+        with pytest.raises(SystemExit) as exit:
+            launch_in_this_process(arguments(image_folder, tmp_path))
+    finally:
+        lock.release()
+    result = subprocess.CompletedProcess([], exit.value.code, *capfd.readouterr())
+    assert_user_error(result, 'is being trained by another ganzo', f'(pid {os.getpid()} on ')
+    assert not list((tmp_path / 'tiny').iterdir())
+
+
 def launch_in_this_process(argv: list[str]) -> None:
     ganzo_run(lambda argv: launch(argv, 2), [str(argument) for argument in argv])
 
@@ -249,7 +265,6 @@ def test_parallel_without_a_gpu_is_a_user_error(image_folder, tmp_path, capsys):
 
 
 def test_shards_are_disjoint_equal_and_reshuffled_each_epoch():
-    dataset = TensorDataset(torch.arange(11))
     generator = torch.Generator().manual_seed(0)
     saved = generator.get_state()
 
@@ -257,7 +272,9 @@ def test_shards_are_disjoint_equal_and_reshuffled_each_epoch():
         shards = []
         for rank in range(3):
             generator.set_state(generator_state)
-            shards.append(list(ShardSampler(dataset, generator, num_replicas=3, rank=rank)))
+            order = EpochOrder(11, generator, replicas=3, rank=rank)
+            order.shuffle()
+            shards.append(list(order))
         return shards
 
     first, second = epoch(saved), epoch(generator.get_state())

@@ -150,6 +150,18 @@ def test_learning_rates_decay_linearly_to_zero_from_the_given_epoch():
     assert rates(restored) == pytest.approx(seen[3])
 
 
+def test_the_decay_counts_epochs_from_the_start_epoch():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, start_epoch=3, epochs=4, lr_decay_start=3,
+                       generator_lr=1e-3)
+    game = StandardGame(options, generator, discriminator, CountingLoss(discriminator))
+    seen = []
+    for _ in range(2):  # epochs 3 and 4
+        game.run_epoch(batches(1), GaussianNoise(options))
+        seen.append(rates(game)[0])
+    assert seen == pytest.approx([1e-3, 1e-3 / 2])
+
+
 def test_without_a_decay_the_rates_stay():
     generator, discriminator = models()
     options = complete(device='cpu', state_size=3, epochs=2)

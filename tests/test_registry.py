@@ -93,3 +93,9 @@ def test_a_plugin_that_fails_to_import_is_one_line_naming_it(tmp_path, monkeypat
     assert message.startswith('GANZO_LOAD_MODULES: ') and '\n' not in message
     for word in words:
         assert word in message
+
+
+@pytest.mark.parametrize('value', ['.x', '..', 'a..b', 'x.', '1st', 'a b'])
+def test_load_modules_refuses_what_is_not_a_module_name(value):
+    with pytest.raises(GanzoError, match='is not a module name'):
+        load_modules({'GANZO_LOAD_MODULES': value})

@@ -29,7 +29,13 @@ from ganzo import experiment as ganzo_experiment
 from ganzo.errors import GanzoError
 from ganzo.files import TEMPORARY, load
 from ganzo.loss import GANLoss
-from ganzo.safeguards import Interrupted, StopSignals, check_finite, non_finite
+from ganzo.safeguards import (
+    Interrupted,
+    StopSignals,
+    check_finite,
+    enough_memory,
+    non_finite,
+)
 from ganzo.statistics import read_history
 from ganzo.train import main
 
@@ -136,7 +142,10 @@ def assert_loadable(run: Path) -> None:
 
 
 def state(run: Path) -> dict:
-    files = {path.relative_to(run).as_posix(): path for path in run.rglob('*') if path.is_file()}
+    # plots.png is drawn from history.json at the end of a run (and once a minute):
+    # a run killed after its last checkpoint may lack it, as ganzo-report does not.
+    files = {path.relative_to(run).as_posix(): path for path in run.rglob('*')
+             if path.is_file() and path.name != 'plots.png'}
     weights = {name: load(path) for name, path in files.items() if name.endswith('.pt')}
     samples = {name: path.read_bytes() for name, path in files.items()
                if name.startswith('samples/')}  # not plots.png, which shows the speed
@@ -171,11 +180,19 @@ def assert_equal_states(first, second, path: str = '') -> None:
 
 @pytest.fixture(scope='module')
 def reference(image_folder, tmp_path_factory):
-    """An uninterrupted run, and how long it took."""
-    model_dir = tmp_path_factory.mktemp('reference')
-    started = time.perf_counter()
-    assert train(*arguments(image_folder, model_dir)) == 0
-    return state(model_dir / 'tiny'), time.perf_counter() - started
+    """``reference(**options)``: an uninterrupted run with these options, and how
+    long it took (each made once)."""
+    runs = {}
+
+    def run(**options) -> tuple[dict, float]:
+        key = json.dumps(options, sort_keys=True)
+        if key not in runs:
+            model_dir = tmp_path_factory.mktemp('reference')
+            started = time.perf_counter()
+            assert train(*arguments(image_folder, model_dir, **options)) == 0
+            runs[key] = state(model_dir / 'tiny'), time.perf_counter() - started
+        return runs[key]
+    return run
 
 
 # Each trial: how the first run is killed, then how the first restore is
@@ -195,14 +212,20 @@ TRIALS = [
     [('options.json', 1, 'half'), None],
     [('checkpoint.pt', 1, 'half'), ('options.json', 1, 'whole')],
     [('epoch-0003.png', 1, 'half'), ('checkpoint.pt', 1, 'whole')],
+    # killed before its first checkpoint, then at random: numbered from --start-epoch
+    [('checkpoint.pt', 1, 'whole'), ('random',)],
+    [('random',), ('random',)],  # with loader workers
 ]
+# The options of the trials that are not run with the default ones.
+TRIAL_OPTIONS = {12: {'start_epoch': 3}, 13: {'loader_workers': 2}}
 
 
 @pytest.mark.parametrize('trial', range(len(TRIALS)))
 def test_sigkill_then_restore_ends_bit_identical(image_folder, tmp_path, reference, trial):
-    expected, seconds = reference
+    options = TRIAL_OPTIONS.get(trial, {})
+    expected, seconds = reference(**options)
     chance = random.Random(trial)
-    command = arguments(image_folder, tmp_path)
+    command = arguments(image_folder, tmp_path, **options)
     run = tmp_path / 'tiny'
     for step, kill_at in enumerate(TRIALS[trial]):
         if kill_at is None:
@@ -387,7 +410,7 @@ def test_restore_with_a_new_learning_rate_uses_it(image_folder, tmp_path):
 
 def test_a_checkpoint_the_disk_refuses_keeps_the_previous_one(image_folder, tmp_path,
                                                               reference):
-    expected, _ = reference
+    expected, _ = reference()
     command = arguments(image_folder, tmp_path, epochs=2)
     assert train(*command) == 0
     run = tmp_path / 'tiny'
@@ -444,6 +467,18 @@ def test_samples_and_logs_that_cannot_be_written_are_warnings(image_folder, tmp_
                                    and line.endswith('training goes on') for line in lines)
     assert sum('samples/epoch-000' in line for line in lines) == 2
     assert load(tmp_path / 'runs' / 'tiny' / 'checkpoint.pt')['epoch'] == 2
+
+
+def test_models_too_large_for_memory_are_one_line():
+    message = ("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+               'allocate memory: you tried to allocate 1649267441664 bytes. Error code 12')
+    expected = 'do not fit in memory .it tried to allocate 1649267441664 bytes.: lower'
+    with pytest.raises(GanzoError, match=expected), enough_memory():
+        raise RuntimeError(message)
+    with pytest.raises(GanzoError, match='do not fit in memory'), enough_memory():
+        raise MemoryError
+    with pytest.raises(RuntimeError, match='something else'), enough_memory():
+        raise RuntimeError('something else')
 
 
 def test_every_guarantee_in_the_readme_names_tests_that_exist():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
+import torch
 
 from conftest import assert_user_error, make_image_folder, run_ganzo, tiny_arguments
+from ganzo import files
 from ganzo.train import main as ganzo
 
 ALL_SCORES = {'fid', 'kid', 'kid_std', 'is', 'is_std', 'precision', 'recall'}
@@ -114,3 +118,39 @@ def test_class_options_on_an_unconditional_experiment(real_folder, tmp_path):
         assert_user_error(ganzo_eval('--model-dir', tmp_path, '--experiment', 'tiny', *option,
                                      *metric_options(tmp_path)),
                           option[0], 'for conditional experiments')
+
+
+def test_write_failures_and_refusals_are_one_line(real_folder, tmp_path, monkeypatch):
+    folders = ['--generated-dir', real_folder, '--evaluation-data-dir', real_folder,
+               '--metrics', 'fid', *metric_options(tmp_path)]
+    (tmp_path / 'folder').mkdir()
+    assert_user_error(ganzo_eval(*folders, '--output', tmp_path / 'folder'),
+                      '--output', 'is a folder')
+    assert_user_error(ganzo_eval('--model-dir', tmp_path / 'nope', '--experiment', '../x'),
+                      "--experiment '../x'")
+
+    def full_disk(path, *arguments, **options):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    assert ganzo_eval(*folders, '--output', tmp_path / 'first.json').returncode == 0  # cached
+    monkeypatch.setattr(files, 'atomic_write', full_disk)
+    assert_user_error(ganzo_eval(*folders, '--output', tmp_path / 'scores.json'),
+                      'cannot write', 'scores.json', 'No space left on device')
+    assert not (tmp_path / 'scores.json').exists()
+
+
+def test_a_generator_without_its_weights_is_one_line_as_in_deh(real_folder, tmp_path):
+    ganzo(tiny_arguments(real_folder, tmp_path, epochs=1, batch_size=8))
+    torch.save({'ganzo_version': '0.1.0', 'weights': {}}, tmp_path / 'tiny' / 'generator.pt')
+    arguments = ['--model-dir', tmp_path, '--experiment', 'tiny']
+    deh = run_ganzo(*arguments, module='ganzo.deh')
+    assert_user_error(deh, 'generator.pt', 'no state_dict')
+    scored = ganzo_eval(*arguments, *metric_options(tmp_path))
+    assert_user_error(scored, 'generator.pt', 'no state_dict')
+    assert scored.stderr.split(': error: ')[1] == deh.stderr.split(': error: ')[1]
+    (tmp_path / 'tiny' / 'generator.pt').unlink()
+    assert_user_error(ganzo_eval(*arguments, *metric_options(tmp_path)), 'generator.pt',
+                      '--checkpoint last')
+    result = ganzo_eval(*arguments, '--checkpoint', 'last', '--metrics', 'fid',
+                        *metric_options(tmp_path))
+    assert result.returncode == 0, result.stderr

@@ -174,3 +174,49 @@ def test_json_options_never_import_code(image_folder, tmp_path, spy_module, valu
     saved.write_text(json.dumps({**json.loads(saved.read_text()), **values}))
     status([*arguments, '--restore', '--epochs', '2'])
     assert not spy_module.exists()
+
+
+@pytest.mark.parametrize('key', ['delete', 'restore'])
+def test_a_json_file_never_decides_what_happens_to_an_existing_run(image_folder, tmp_path,
+                                                                   capsys, key):
+    model_dir = tmp_path / 'runs'
+    arguments = tiny_arguments(image_folder, model_dir, epochs=1)
+    assert train(arguments) is None
+    (model_dir / 'tiny' / 'notes.txt').write_text('mine')  # gone with --delete only
+    before = {path: path.read_bytes() for path in (model_dir / 'tiny').rglob('*')
+              if path.is_file()}
+    (tmp_path / 'recipe.json').write_text(json.dumps({key: True, 'epochs': 2}))
+    capsys.readouterr()
+    assert status([*arguments, '--from-json', tmp_path / 'recipe.json', '--epochs', '2']) == 2
+    warning, error = capsys.readouterr().err.strip().splitlines()
+    assert warning.startswith(f'ganzo: warning: {tmp_path / "recipe.json"}: {key!r} is ignored')
+    assert 'already exists' in error and f'--{key}' in error
+    assert {path: path.read_bytes() for path in (model_dir / 'tiny').rglob('*')
+            if path.is_file()} == before
+    # the same flag on the command line decides
+    assert status([*arguments, '--from-json', tmp_path / 'recipe.json', f'--{key}',
+                   '--epochs', '2']) == 0
+    assert load(model_dir / 'tiny' / 'checkpoint.pt')['epoch'] == 2
+    assert (model_dir / 'tiny' / 'notes.txt').exists() == (key == 'restore')
+
+
+@pytest.mark.parametrize('flags', [[], ['--restore'], ['--delete']])
+def test_a_symlinked_run_folder_is_never_written_through(image_folder, tmp_path, capsys,
+                                                          flags):
+    """Neither a new run (the link leads to an empty folder) nor a restore or a
+    deletion (it leads to a real run) writes through a link out of --model-dir."""
+    model_dir = tmp_path / 'runs'
+    model_dir.mkdir()
+    outside = tmp_path / 'outside'
+    if flags:
+        assert train(tiny_arguments(image_folder, tmp_path, experiment='outside',
+                                    epochs=1)) is None
+    else:
+        outside.mkdir()
+    before = {path: path.read_bytes() for path in outside.rglob('*') if path.is_file()}
+    (model_dir / 'tiny').symlink_to(outside)
+    capsys.readouterr()
+    assert status([*tiny_arguments(image_folder, model_dir, epochs=2), *flags]) == 2
+    assert 'is a symbolic link' in capsys.readouterr().err
+    assert sorted(path for path in outside.rglob('*') if path.is_file()) == sorted(before)
+    assert {path: path.read_bytes() for path in before} == before

@@ -2,6 +2,8 @@
 
 import json
 import os
+import shutil
+import stat
 
 import pytest
 import torch
@@ -332,3 +334,121 @@ def test_every_recipe_checks_and_builds(recipe, tmp_path, monkeypatch, capsys):
     if values.get('conditional'):
         assert 'kind           conditional' in described and '10 classes' in described
     assert not any(tmp_path.iterdir())
+
+
+# --start-epoch, and restores with nothing left to train
+
+def logged_epochs(run_dir):
+    return [json.loads(line)['epoch'] for line in
+            (run_dir / 'statistics.log').read_text().splitlines()]
+
+
+def test_start_epoch_numbers_the_first_epoch_and_a_restore_never_repeats_it(image_folder,
+                                                                          tmp_path, capsys):
+    split = tiny_arguments(image_folder, tmp_path / 'split', start_epoch=2, epochs=3, log='file')
+    assert train(*split) == 0
+    assert train(*split, '--restore', '--epochs', '4') == 0
+    run_dir = tmp_path / 'split' / 'tiny'
+    assert logged_epochs(run_dir) == [2, 3, 4]
+    assert sorted(p.name for p in (run_dir / 'samples').iterdir()) == [
+        'epoch-0002.png', 'epoch-0003.png', 'epoch-0004.png']
+    assert json.loads((run_dir / 'options.json').read_text())['start_epoch'] == 2
+    whole = tiny_arguments(image_folder, tmp_path / 'whole', start_epoch=2, epochs=4)
+    assert train(*whole) == 0
+    assert_same_state(weights(tmp_path / 'whole' / 'tiny'), weights(run_dir))
+    # another --start-epoch on a restore is ignored, and said so
+    capsys.readouterr()
+    assert train(*split, '--restore', '--epochs', '5', '--start-epoch', '1') == 0
+    warning = capsys.readouterr().err.splitlines()[0]
+    assert warning.startswith('ganzo: warning: --start-epoch 1 is ignored') and 'epoch 5' in warning
+    assert logged_epochs(run_dir) == [2, 3, 4, 5]
+    assert json.loads((run_dir / 'options.json').read_text())['start_epoch'] == 2
+
+
+def test_a_restore_with_no_epoch_left_trains_nothing_and_says_so(image_folder, tmp_path,
+                                                                 capsys):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=3)
+    assert train(*arguments) == 0
+    run_dir = tmp_path / 'tiny'
+    before = {p: p.read_bytes() for p in run_dir.rglob('*') if p.is_file()}
+    for epochs in ('3', '2'):
+        capsys.readouterr()
+        assert train(*arguments, '--restore', '--epochs', epochs) == 0
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f'ganzo: {run_dir} has trained 3 epochs and --epochs is {epochs}: nothing to train '
+            '(a larger --epochs trains it further)']
+        assert {p: p.read_bytes() for p in run_dir.rglob('*') if p.is_file()} == before
+
+
+# The run folder of a first epoch that fails
+
+def test_a_first_epoch_that_fails_leaves_no_run_behind(image_folder, tmp_path, monkeypatch,
+                                                       capsys):
+    from ganzo.game import StandardGame
+
+    def interrupted(*arguments):
+        raise KeyboardInterrupt
+
+    arguments = tiny_arguments(image_folder, tmp_path / 'runs', epochs=1)
+    monkeypatch.setattr(StandardGame, 'run_epoch', interrupted)
+    assert train(*arguments) == 130
+    assert not (tmp_path / 'runs' / 'tiny').exists()
+    monkeypatch.undo()
+    assert train(*arguments) == 0  # the same command, without --delete or --restore
+    assert weights(tmp_path / 'runs' / 'tiny')['epoch'] == 1
+
+
+def test_restore_of_a_run_without_a_checkpoint_starts_at_its_first_epoch(image_folder,
+                                                                         tmp_path):
+    """A run killed in its first epoch (SIGKILL: nothing could clean up) holds
+    only its options.json."""
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=2, log='file')
+    assert train(*arguments) == 0
+    for path in (tmp_path / 'tiny').iterdir():
+        if path.name != 'options.json':
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert train(*arguments, '--restore') == 0
+    assert logged_epochs(tmp_path / 'tiny') == [1, 2]
+
+
+def test_ctrl_d_at_the_question_aborts(image_folder, tmp_path, monkeypatch):
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=1)
+    assert train(*arguments) == 0
+    before = (tmp_path / 'tiny' / 'checkpoint.pt').read_bytes()
+    monkeypatch.setattr('sys.stdin.isatty', lambda: True)
+
+    def end_of_file(prompt):
+        raise EOFError
+
+    monkeypatch.setattr('builtins.input', end_of_file)
+    assert train(*arguments, '--epochs', '2') == 'ganzo: aborted'
+    assert (tmp_path / 'tiny' / 'checkpoint.pt').read_bytes() == before
+
+
+# Run files
+
+def test_run_files_honour_the_umask(image_folder, tmp_path):
+    previous = os.umask(0o022)
+    try:
+        assert train(*tiny_arguments(image_folder, tmp_path, epochs=1)) == 0
+    finally:
+        os.umask(previous)
+    run_dir = tmp_path / 'tiny'
+    for path in ('options.json', 'checkpoint.pt', 'generator.pt', 'samples/epoch-0001.png'):
+        assert stat.S_IMODE((run_dir / path).stat().st_mode) == 0o644, path
+
+
+@pytest.mark.slow  # loader workers are processes
+def test_the_weights_do_not_depend_on_the_loader_workers_or_the_cache(image_folder, tmp_path):
+    """Two epochs of three batches, one cut short by --max-batches-per-epoch: the
+    workers prefetch past it."""
+    def trained(name, **options):
+        assert train(*tiny_arguments(image_folder, tmp_path / name, max_batches_per_epoch=3,
+                                     **options)) == 0
+        return weights(tmp_path / name / 'tiny')
+
+    expected = trained('plain')
+    for name, options in [('one', {'loader_workers': 1}), ('two', {'loader_workers': 2}),
+                          ('cached', {'cache_images': True}),
+                          ('cached-two', {'cache_images': True, 'loader_workers': 2})]:
+        assert_same_state(trained(name, **options), expected)

@@ -119,6 +119,20 @@ def test_jitter_crops_and_flips_both_halves_alike(tmp_path):
     assert seen == {True, False}  # some flipped, some not
 
 
+def test_jittered_batches_do_not_depend_on_the_loader_workers(image_folder):
+    """Each pair's crop and flip come with its index in the order of the epoch,
+    not from the random generators of whichever process loads it."""
+    def epochs(workers: int) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        data = Data.from_options(options(data_format='colorization', data_dir=image_folder,
+                                         jitter=True, batch_size=4, loader_workers=workers))
+        return [torch.cat([targets for _, targets in data]) for _ in range(2)]
+
+    expected = epochs(0)
+    for workers in (1, 2):
+        assert all(torch.equal(a, b) for a, b in zip(epochs(workers), expected)), workers
+
+
 def test_colorization_pairs(image_folder):
     data = Data.from_options(options(data_format='colorization', data_dir=image_folder))
     inputs, targets = next(iter(data))

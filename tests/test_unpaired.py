@@ -74,13 +74,18 @@ def test_each_epoch_takes_every_image_of_each_side_in_its_own_random_order():
     generator = torch.Generator().manual_seed(0)
     order = UnpairedOrder((7, 3), generator)
     assert len(order) == 7
-    epochs = [list(order) for _ in range(3)]
+    epochs = []
+    for _ in range(3):
+        order.shuffle()  # an epoch starts
+        assert list(order) == list(order)  # drawn once: the loader may iterate twice
+        epochs.append(list(order))
     for keys in epochs:
         a, b = zip(*keys)
         assert sorted(a) == list(range(7))  # the larger side: each image once
         assert set(Counter(b).values()) <= {2, 3} and set(b) == {0, 1, 2}  # the smaller: evenly
     assert epochs[0] != epochs[1] != epochs[2]
     halves = UnpairedOrder((50, 50), torch.Generator().manual_seed(1))
+    halves.shuffle()
     assert sum(a == b for a, b in halves) < 10  # the sides of a pair image rarely meet
 
 

@@ -35,13 +35,16 @@ from ganzo.export import export_generator
 from ganzo.files import load_state
 from ganzo.generator import Generator
 from ganzo.inference import sample, translate
-from ganzo.options import number_type, parse, positive_int
+from ganzo.options import number_type, parse
 from ganzo.registry import with_option_parser
 from ganzo.train import run
 
 # Saved options about where and how training ran, not what it computed.
 NOT_INHERITED = ('device', 'seed', 'output_dir')
-at_least_two = number_type(int, lambda x: x >= 2, 'an integer >= 2')
+MAX_IMAGES = 100_000  # in one call: each is a file
+image_count = number_type(int, lambda x: 0 < x <= MAX_IMAGES,
+                          f'a positive integer (at most {MAX_IMAGES:,})')
+steps = number_type(int, lambda x: 2 <= x <= 1000, 'an integer from 2 to 1000')
 
 
 @with_option_parser
@@ -49,18 +52,15 @@ def add_deh_options(parser: argparse.ArgumentParser, train: bool) -> None:
     if train:
         return
     group = parser.add_argument_group('deh')
-    group.add_argument('--num-samples', type=positive_int, metavar='N',
+    group.add_argument('--num-samples', type=image_count, metavar='N',
                        help='images to generate (of each class, in a conditional experiment), '
                        'or rows with --interpolate (default: as many as the training '
                        'snapshots: --snapshot-size, or their columns in a conditional one)')
-    group.add_argument('--grid-size', type=positive_int, metavar='N',
+    group.add_argument('--grid-size', type=image_count, metavar='N',
                        help='images that grid.png shows, the first ones (with --interpolate: '
                        'the first rows of at most N images, at least one row) (default: 64, '
                        'or --snapshot-size if larger)')
-    group.add_argument('--checkpoint', choices=('best', 'last'), default='best',
-                       help='which weights: the best (generator.pt) or those of the last '
-                       'checkpoint (checkpoint.pt) (default: %(default)s)')
-    group.add_argument('--interpolate', type=at_least_two, metavar='K',
+    group.add_argument('--interpolate', type=steps, metavar='K',
                        help='rows of K images along the great circle from each latent point '
                        'to the next (spherical interpolation)')
     group.add_argument('--input', metavar='PATH',
@@ -104,6 +104,11 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
         raise GanzoError(f'--direction {options.direction}: {experiment.path} was trained '
                          f'{trained_direction(experiment)} and its generator translates that '
                          'way only; leave out --direction')
+    images = (options.num_samples or 0) * (options.interpolate or 1) * len(options.classes or [0])
+    if images > MAX_IMAGES:
+        raise GanzoError(f'--num-samples {options.num_samples} (rows of --interpolate '
+                         f'{options.interpolate} images, of each class asked for) make more than '
+                         f'{MAX_IMAGES:,} images: lower one of them')
     return options, experiment
 
 

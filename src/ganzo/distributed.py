@@ -10,7 +10,7 @@ with ``torch.distributed`` and ``DistributedDataParallel``, launched by torchrun
   builds the components before the others do (``Processes.main_first``: one
   error message, one download), reads the checkpoint for everyone and writes
   every file (``SharedExperiment``, ``Processes.main_only``).
-* Each process reads its own shard of every epoch (``ShardSampler``), trains
+* Each process reads its own shard of every epoch (``EpochOrder``), trains
   models whose gradients are averaged (``prepare``: DDP, SyncBatchNorm on CUDA)
   and reseeds its random generators each epoch from ``--seed``, the epoch and its
   rank (``seed_epoch``): a run restored with the same number of processes
@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import Dataset, DistributedSampler, RandomSampler, Sampler
+from torch.utils.data import Sampler
 
 from ganzo.contracts import Losses
 from ganzo.errors import GanzoError
@@ -225,9 +225,9 @@ class SharedExperiment(Experiment):
     reads the checkpoint, which every process restores. The same as an
     ``Experiment`` in a single process."""
 
-    def write_options(self, options: argparse.Namespace) -> None:
+    def write_options(self, options: argparse.Namespace, new: bool = False) -> None:
         if is_main():
-            super().write_options(options)
+            super().write_options(options, new)
 
     def delete(self) -> None:
         if is_main():
@@ -244,31 +244,56 @@ class SharedExperiment(Experiment):
     def read_checkpoint(self) -> Checkpoint | None:
         return Processes.from_main(super().read_checkpoint)
 
+    def lock(self, new: bool = False) -> None:
+        Processes.from_main(super().lock, new)  # a run locked elsewhere stops every process
+
+    def unlock(self, failed: bool) -> None:
+        if is_main():
+            super().unlock(failed)
+
 
 # Data and models
 
-class ShardSampler(DistributedSampler):
-    """DistributedSampler whose order comes from ``generator``: each epoch it draws
-    a seed from it, every process holding the same generator state draws the same
-    permutation, and each keeps its own shard (the tail that does not divide
-    evenly is dropped, so that every process has as many batches)."""
+class EpochOrder(Sampler):
+    """The order of the items of a dataset of ``size`` items in one epoch, drawn
+    once per epoch: ``shuffle()`` draws the next epoch's permutation from
+    ``generator``, and iterating gives it, as often as the loader asks (its
+    prefetching and persistent workers may ask more than once, or start the next
+    epoch's iterator early): the order depends on the generator and the number of
+    epochs alone, never on ``--loader-workers``. In a distributed run every
+    process holds the same generator state, draws the same permutation and keeps
+    its shard, every ``replicas``-th item from its ``rank`` (the tail that does
+    not divide evenly is dropped, so that every process has as many batches).
+    With ``item_seeds``, each item comes with a seed of its own, ``(index, seed)``,
+    drawn with the order, for random transforms that must not depend on which
+    process loads the item."""
 
-    def __init__(self, dataset: Dataset, generator: torch.Generator,
-                 num_replicas: int | None = None, rank: int | None = None) -> None:
-        super().__init__(dataset, num_replicas, rank, shuffle=True, drop_last=True)
-        self.generator = generator
+    def __init__(self, size: int, generator: torch.Generator, replicas: int = 1, rank: int = 0,
+                 item_seeds: bool = False) -> None:
+        self.size, self.generator = size, generator
+        self.replicas, self.rank, self.item_seeds = replicas, rank, item_seeds
+        self.order: list[Any] = []
 
-    def __iter__(self) -> Iterator[int]:
-        self.seed, self.epoch = int(torch.randint(2**62, (), generator=self.generator)), 0
-        return super().__iter__()
+    def shuffle(self) -> None:
+        """Draw the order of the next epoch."""
+        permutation = torch.randperm(self.size, generator=self.generator)
+        shard = slice(self.rank, len(self) * self.replicas, self.replicas)
+        self.order = permutation[shard].tolist()
+        if self.item_seeds:
+            seeds = torch.randint(2**62, (self.size,), generator=self.generator)
+            self.order = list(zip(self.order, seeds[shard].tolist()))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return self.size // self.replicas
 
 
-def sampler(dataset: Dataset, generator: torch.Generator) -> Sampler:
-    """A random order of ``dataset`` drawn from ``generator``: this process's shard
-    of it in a distributed run, the whole of it otherwise."""
-    if dist.is_initialized():
-        return ShardSampler(dataset, generator)
-    return RandomSampler(dataset, generator=generator)  # type: ignore[arg-type]
+def epoch_order(size: int, generator: torch.Generator, item_seeds: bool = False) -> EpochOrder:
+    """The order of a dataset of ``size`` items, epoch after epoch, drawn from
+    ``generator``: this process's shard of it in a distributed run."""
+    return EpochOrder(size, generator, world_size(), rank(), item_seeds)
 
 
 class Processes:

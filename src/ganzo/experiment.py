@@ -6,7 +6,8 @@
 * ``options.json``: every resolved option and the Ganzo version, written before epoch 1;
 * ``checkpoint.pt``: the whole training state after the last completed epoch
   (its layout: ``ganzo.state``);
-* ``generator.pt``, ``discriminator.pt``: the weights of the best models.
+* ``generator.pt``, ``discriminator.pt``: the weights of the best models;
+* ``.lock``, while ``ganzo`` trains it (``ganzo.lock``).
 
 Every file is written atomically and checkpoints are loaded as data only
 (``ganzo.files``). ``Experiment`` is the directory as training sees it;
@@ -19,6 +20,8 @@ import argparse
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -35,8 +38,9 @@ from ganzo.files import (
     write_or_stop,
 )
 from ganzo.kind import RunKind, run_kind
+from ganzo.lock import LOCK, RunLock
 from ganzo.options import check_experiment_name, complete, experiment_name, read_json, saved
-from ganzo.state import Checkpoint, SavedModel, TrainingState
+from ganzo.state import Checkpoint, SavedModel, TrainingState, noise_problem
 
 CHECKPOINT = 'checkpoint.pt'
 OPTIONS = 'options.json'
@@ -50,18 +54,27 @@ def run_directory(options: argparse.Namespace, root: str = 'output_dir') -> Path
 
 
 class Experiment:
-    """The run directory ``<model-dir>/<experiment>`` of one experiment."""
+    """The run directory ``<model-dir>/<experiment>`` of one experiment, as
+    training writes it: one ``ganzo`` at a time (``writing``)."""
 
     def __init__(self, options: argparse.Namespace) -> None:
         self.path = run_directory(options, root='model_dir')
+        self.run_lock = RunLock(self.path)
+        self.created = self.removable = False
 
     @property
     def exists(self) -> bool:
         """Whether the run directory holds a run (its ``options.json``); a
-        ``GanzoError`` if it is something else, which Ganzo must not write into."""
+        ``GanzoError`` if it is something else, which Ganzo must not write into:
+        a folder of other files, or a symbolic link (which could lead out of
+        ``--model-dir``)."""
+        if self.path.is_symlink():
+            raise GanzoError(f'{self.path} is a symbolic link, which does not look like a Ganzo '
+                             'run (a real folder whose options.json Ganzo wrote): Ganzo does not '
+                             'follow it; point --model-dir at the folder it leads to')
         if (self.path / OPTIONS).is_file():
             return True
-        if self.path.is_dir() and all(TEMPORARY.fullmatch(entry.name)
+        if self.path.is_dir() and all(TEMPORARY.fullmatch(entry.name) or entry.name == LOCK
                                       for entry in self.path.iterdir()):
             return False
         if os.path.lexists(self.path):
@@ -69,42 +82,89 @@ class Experiment:
                              'choose another --experiment or --model-dir')
         return False
 
+    def check_is_a_run(self) -> dict[str, Any]:
+        """The saved options of an existing run; a ``GanzoError`` unless its
+        ``options.json`` was written by Ganzo, so that ``--restore`` and ``--delete``
+        never write into, or remove, a folder of someone else's."""
+        ours = not self.path.is_symlink() and (self.path / OPTIONS).is_file()
+        values = self.read_options() if ours else {}
+        if 'ganzo_version' not in values:
+            raise GanzoError(f'{self.path} does not look like a Ganzo run (a folder whose '
+                             f'{OPTIONS} Ganzo wrote), so Ganzo leaves it alone: choose another '
+                             '--experiment, or delete it yourself if you mean to')
+        return values
+
     def read_options(self) -> dict[str, Any]:
         values = read_json(self.path / OPTIONS)
         check_version(values, self.path / OPTIONS)
         return values
 
-    def write_options(self, options: argparse.Namespace) -> None:
-        """Write ``options.json``, first removing what a killed run left behind."""
+    def write_options(self, options: argparse.Namespace, new: bool = False) -> None:
+        """Write ``options.json``, first removing what a killed run left behind.
+        A ``new`` run is removed again if it stops before its first checkpoint."""
         remove_temporaries(self.path)
         text = json.dumps(saved(options), indent=2, sort_keys=True) + '\n'
         write_or_stop(self.path / OPTIONS, lambda file: file.write(text), mode='w')
+        self.removable = new
 
     def delete(self) -> None:
         """Delete the run directory, which must look like a Ganzo run: a real
-        folder whose ``options.json`` was written by Ganzo."""
-        try:
-            looks_like_a_run = 'ganzo_version' in self.read_options()
-        except GanzoError:
-            looks_like_a_run = False
-        if not looks_like_a_run or self.path.is_symlink():
-            raise GanzoError(f'{self.path} does not look like a Ganzo run (a folder whose '
-                             f'{OPTIONS} Ganzo wrote), so --delete leaves it alone: delete it '
-                             'yourself if you mean to')
+        folder whose ``options.json`` was written by Ganzo. Its lock, if this
+        process holds it, stays."""
+        self.check_is_a_run()
+        self._remove()
+
+    def _remove(self) -> None:
         # options.json goes last: a deletion cut short still looks like a run, to delete again.
         for entry in self.path.iterdir():
-            if entry.name != OPTIONS:
+            if entry.name not in (OPTIONS, LOCK):
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
-        (self.path / OPTIONS).unlink()
-        self.path.rmdir()
+        (self.path / OPTIONS).unlink(missing_ok=True)
+        with suppress(OSError):  # not empty: the lock of this run, or of the next one
+            self.path.rmdir()
+
+    @contextmanager
+    def writing(self, new: bool = False) -> Iterator[None]:
+        """Hold the run's lock (``ganzo.lock``) while the block writes the run
+        (``new``: a run that must not exist yet). If the block fails in a new run
+        before its first checkpoint (an error, an interrupt), the run is removed:
+        nothing is left that would need ``--delete``."""
+        self.lock(new)
+        try:
+            yield
+        except BaseException:
+            self.unlock(failed=True)
+            raise
+        self.unlock(failed=False)
+
+    def lock(self, new: bool = False) -> None:
+        self.created = not self.path.exists()
+        self.run_lock.acquire()
+        try:
+            if new and self.exists:  # another ganzo started it meanwhile
+                raise GanzoError(f'{self.path} was started by another ganzo meanwhile: pass '
+                                 '--restore to continue it, or --delete to start it again')
+        except BaseException:
+            self.run_lock.release()
+            raise
+
+    def unlock(self, failed: bool) -> None:
+        if failed and self.removable:
+            with suppress(OSError):  # what could not be removed is a run still
+                self._remove()
+        self.run_lock.release()
+        if self.created:
+            with suppress(OSError):  # only if empty: the lock was all it held
+                self.path.rmdir()
 
     def save_checkpoint(self, state: TrainingState, epoch: int) -> None:
         """The whole training state after ``epoch``."""
         data = serialized(state.state_dict(epoch))
         write_or_stop(self.path / CHECKPOINT, partial(write_bytes, data))
+        self.removable = False
 
     def restore(self, state: TrainingState) -> int:
         """Load the last checkpoint into ``state``; the epoch it ended (0
@@ -133,6 +193,8 @@ class TrainedExperiment(Experiment):
     (for ``deh`` and ``ganzo-eval``), whose files are each read once."""
 
     def __init__(self, options: argparse.Namespace) -> None:
+        if options.experiment is not None:
+            check_experiment_name(options.experiment)
         root = Path(options.model_dir)
         if not root.is_dir():
             raise GanzoError(f'--model-dir {root}: no such folder; point it at the folder '
@@ -142,12 +204,11 @@ class TrainedExperiment(Experiment):
         if options.experiment is None:
             raise GanzoError(f'name the experiment with --experiment (experiments in {root}: '
                              f'{listed})')
-        check_experiment_name(options.experiment)
         super().__init__(options)
         if not self.path.is_dir():
             raise GanzoError(f'--experiment {options.experiment}: no such experiment in '
                              f'--model-dir {root} (experiments there: {listed})')
-        if not self.exists:
+        if not (self.path / OPTIONS).is_file():
             raise GanzoError(f'{self.path / OPTIONS} is missing: {self.path} is not a Ganzo '
                              'experiment, or its training never started')
 
@@ -196,10 +257,10 @@ class TrainedExperiment(Experiment):
         saved = SavedModel(path)
         return saved.raw_weights if raw else saved.weights, path
 
-    def fixed_noise(self) -> torch.Tensor:
-        """The training snapshots' fixed noise, kept in the checkpoint; in a
-        conditional run, the noise points of the snapshots' columns (each of
-        their rows repeats them for a class)."""
+    def fixed_noise(self, state_size: int) -> torch.Tensor:
+        """The training snapshots' fixed noise ``N x state_size``, kept in the
+        checkpoint; in a conditional run, the noise points of the snapshots'
+        columns (each of their rows repeats them for a class)."""
         if not (self.path / CHECKPOINT).exists():
             raise GanzoError(f'--sample-from-fixed-noise: {self.path} has no {CHECKPOINT}, which '
                              'keeps the fixed noise; pass --no-sample-from-fixed-noise')
@@ -207,5 +268,9 @@ class TrainedExperiment(Experiment):
         if noise is None:
             raise GanzoError('--sample-from-fixed-noise: the experiment was trained without '
                              'fixed noise; pass --no-sample-from-fixed-noise')
+        problem = noise_problem(noise, state_size)
+        if problem:
+            raise GanzoError(f'{self.checkpoint.path}: {problem}: it is damaged; pass '
+                             '--no-sample-from-fixed-noise, or restore it from a copy')
         labels = self.checkpoint.fixed_labels
         return noise if labels is None else noise[labels == labels[0]]

@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 import warnings
 from functools import partial
 from pathlib import Path
@@ -28,7 +27,7 @@ from torch import nn
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.files import atomic_write
+from ganzo.files import atomic_write, temporary_file
 from ganzo.inference import input_transform
 from ganzo.kind import kind_of
 from ganzo.noise import Noise, generator_inputs
@@ -92,7 +91,7 @@ def save_onnx(generator: nn.Module, example: tuple[torch.Tensor, ...], path: Pat
     model = copy.deepcopy(generator).cpu().eval()
     if len(example) == 2:
         model = NoiseAndLabels(model)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+    descriptor, temporary = temporary_file(path)
     os.close(descriptor)
     try:
         with warnings.catch_warnings():
@@ -157,7 +156,11 @@ def export_generator(options: argparse.Namespace, generator: nn.Module) -> str:
         metadata.update(inputs=input_names, classes=list(kind.classes))
     if kind.both_ways:  # which of the two generators of unpaired translation
         metadata['direction'] = options.direction
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = export(generator, example, path, input_names, metadata)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = export(generator, example, path, input_names, metadata)
+    except OSError as error:
+        raise GanzoError(f'--export {path}: cannot write it ({error.strerror or error}); '
+                         'nothing was written: choose another path') from None
     missing = '' if onnx_available() else " (no ONNX: pip install 'ganzo[onnx]')"
     return f'exported the generator to {" and ".join(map(str, written))}{missing}'

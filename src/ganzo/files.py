@@ -24,15 +24,42 @@ import torch
 import ganzo
 from ganzo.errors import GanzoError
 
-# The temporary files of atomic_write: '.<name>.' and 8 characters from mkstemp.
-TEMPORARY = re.compile(r'\.[^/]+\.(pt|json|png)\.[a-z0-9_]{8}')
+# The temporary files of atomic_write, '.<name>.<8 characters of mkstemp>.ganzo-tmp':
+# only these are removed as leftovers, never a user's '.checkpoint.pt.20241201'.
+TEMPORARY_SUFFIX = '.ganzo-tmp'
+TEMPORARY = re.compile(r'\.[^/]+\.[a-z0-9_]{8}' + re.escape(TEMPORARY_SUFFIX))
+
+
+def temporary_file(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (its descriptor and name), named as
+    ``TEMPORARY`` says, with the permissions that the umask gives new files
+    (mkstemp's are owner-only): teammates can read what a run writes."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.',
+                                             suffix=TEMPORARY_SUFFIX)
+    if hasattr(os, 'fchmod'):
+        os.fchmod(descriptor, 0o666 & ~umask())
+    return descriptor, temporary
+
+
+def umask() -> int:
+    """The umask of this process: read from /proc where Linux has it (without
+    changing it), elsewhere set and set back at once."""
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('Umask:'):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = 'wb') -> None:
     """Write ``path`` through ``write(file)`` into a temporary file in the same
     folder, then move it in place: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
+    descriptor, temporary = temporary_file(path)
     try:
         with os.fdopen(descriptor, mode) as file:
             write(file)
@@ -58,24 +85,26 @@ def _sync_directory(folder: Path) -> None:
             pass
 
 
-def write_or_stop(path: Path, write: Callable[[Any], None], mode: str = 'wb') -> None:
+def write_or_stop(path: Path, write: Callable[[Any], None], mode: str = 'wb',
+                  then: str = 'then run again with --restore') -> None:
     """``atomic_write``, where failing to write (no space, no permission) is a
-    ``GanzoError`` saying that the previous file is intact."""
+    ``GanzoError`` saying that the previous file is intact, and what to do ``then``."""
     try:
         atomic_write(path, write, mode)
     except OSError as error:
         raise GanzoError(f'cannot write {path} ({error.strerror or error}): the previous '
                          f'{path.name}, if any, is intact; free some space or fix the '
-                         'permissions, then run again with --restore') from None
+                         f'permissions, {then}') from None
 
 
-def write_or_warn(path: Path, write: Callable[[Any], None], mode: str = 'wb') -> None:
-    """``atomic_write`` for files that training can do without (samples, logs):
-    failing to write is a warning on stderr, and training goes on."""
+def write_or_warn(path: Path, write: Callable[[Any], None], mode: str = 'wb',
+                  then: str = 'training goes on') -> None:
+    """``atomic_write`` for files that a command can do without (samples, logs,
+    caches): failing to write is a warning on stderr saying what happens ``then``."""
     try:
         atomic_write(path, write, mode)
     except OSError as error:
-        warn(f'cannot write {path} ({error.strerror or error}); training goes on')
+        warn(f'cannot write {path} ({error.strerror or error}); {then}')
 
 
 def warn(message: str) -> None:
@@ -104,6 +133,9 @@ def load(path: Path) -> dict[str, Any]:
     """A checkpoint or weights file, loaded as data only; a ``GanzoError``
     naming the file if it is missing, corrupt or not Ganzo's. Tensors are
     loaded on the CPU; ``load_state_dict`` moves them where the model is."""
+    if os.path.exists(path) and not os.path.isfile(path):  # a folder, or a FIFO that would hang
+        raise GanzoError(f'{path} is not a regular file: Ganzo reads checkpoints and weights '
+                         'from files only; delete it or restore from a copy')
     try:
         state = torch.load(path, map_location='cpu', weights_only=True)
     except FileNotFoundError:

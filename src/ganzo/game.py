@@ -69,11 +69,14 @@ class LinearDecay:
     epoch ``e >= S`` the rates times ``(E + 1 - e) / (E + 1 - S)``, ``E`` =
     ``--epochs``, so that they would reach zero in the epoch after the last
     (a run restored with more ``--epochs`` stretches the decay). It counts the
-    epochs that the game trains (its state, checkpointed) and sets the rates of
+    epochs that the game trains (its state, checkpointed; the first is
+    ``--start-epoch``, 1 by default) and sets the rates of
     ``optimizers`` when each begins, from the rates they had when it was built."""
 
     def __init__(self, options: argparse.Namespace, *optimizers: torch.optim.Optimizer) -> None:
-        self.start, self.end, self.epoch = options.lr_decay_start, options.epochs, 0
+        # the epoch before the first trained, --start-epoch numbering it
+        self.start, self.end = options.lr_decay_start, options.epochs
+        self.epoch = (options.start_epoch or 1) - 1
         if self.start is not None and self.start > self.end:
             raise GanzoError(f'--lr-decay-start {self.start} is after the last epoch (--epochs '
                              f'{self.end}): the rates would never decay; lower it')

@@ -2,7 +2,9 @@
 walks between latent points, and translations of image files, each call
 written into a new folder ``<output-dir>/<experiment>/deh-NNNN``.
 
-The folder gets ``deh.json``, the options used (the seed included), and:
+The folder is filled under a hidden temporary name and renamed into place at
+the end: it is complete or absent. It gets ``deh.json``, the options used (the
+seed included), and:
 
 * samples: ``--num-samples`` images ``0001.png``... from noise (the fixed
   noise of the training snapshots with ``--sample-from-fixed-noise``) and
@@ -24,11 +26,17 @@ The folder gets ``deh.json``, the options used (the seed included), and:
 from __future__ import annotations
 
 import argparse
+import errno
 import itertools
 import json
+import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -41,6 +49,7 @@ import ganzo
 from ganzo.data import Transform, image_transform, load_image, readable_image
 from ganzo.errors import GanzoError
 from ganzo.experiment import TrainedExperiment, run_directory
+from ganzo.files import TEMPORARY_SUFFIX, umask
 from ganzo.kind import RunKind, kind_of
 from ganzo.noise import Noise
 from ganzo.options import device, path_is_writable
@@ -56,7 +65,7 @@ def latents(options: argparse.Namespace, experiment: TrainedExperiment, count: i
     noise = Noise.from_options(options)
     if not options.sample_from_fixed_noise:
         return noise.sample(count)
-    fixed = experiment.fixed_noise()
+    fixed = experiment.fixed_noise(options.state_size)
     if count > len(fixed):
         raise GanzoError(f'--num-samples {count} is more than the {len(fixed)} fixed noise '
                          'vectors of the experiment: lower it, or pass '
@@ -93,19 +102,54 @@ def to_image(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
 
 
-def new_output_folder(options: argparse.Namespace) -> Path:
-    """A new folder ``<output-dir>/<experiment>/deh-NNNN``."""
+@dataclass
+class OutputFolder:
+    """Where a call of deh writes: ``staging``, a hidden temporary folder, then,
+    once it is complete, ``final``, the new ``deh-NNNN`` it was renamed to."""
+
+    staging: Path
+    final: Path | None = None
+
+
+@contextmanager
+def new_output_folder(options: argparse.Namespace) -> Iterator[OutputFolder]:
+    """A new folder ``<output-dir>/<experiment>/deh-NNNN``, filled in a hidden
+    temporary folder that is renamed into place at the end: a ``deh-NNNN`` folder
+    is complete or absent. A write that fails (a full disk, a file size limit)
+    is a ``GanzoError``, and a failure of any kind leaves nothing behind."""
     root = run_directory(options)
+    where = f'--output-dir {options.output_dir or options.model_dir}'
     if not path_is_writable(root):
-        raise GanzoError(f'--output-dir {options.output_dir or options.model_dir}: cannot '
-                         f'write in {root}; choose another --output-dir')
+        raise GanzoError(f'{where}: cannot write in {root}; choose another --output-dir')
+    staging = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=root, prefix='.deh-', suffix=TEMPORARY_SUFFIX))
+        staging.chmod(0o777 & ~umask())
+        output = OutputFolder(staging)
+        yield output
+        output.final = published(staging, root)
+    except OSError as error:
+        raise GanzoError(f'{where}: cannot write in {root} ({error.strerror or error}): '
+                         'nothing was written; free some space or choose another '
+                         '--output-dir') from None
+    finally:
+        if staging is not None and staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def published(staging: Path, root: Path) -> Path:
+    """``staging`` renamed to the first free ``deh-NNNN`` of ``root``."""
     for number in itertools.count(1):
         folder = root / f'deh-{number:04d}'
-        try:
-            folder.mkdir(parents=True)
-            return folder
-        except FileExistsError:
+        if os.path.lexists(folder):
             continue
+        try:
+            os.rename(staging, folder)
+            return folder
+        except OSError as error:  # another deh took it meanwhile
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
     raise AssertionError('unreachable')
 
 
@@ -163,24 +207,25 @@ def sample(options: argparse.Namespace, experiment: TrainedExperiment,
         names = [f'{stem}-{name}' for stem in class_stems(kind, options.classes)
                  for name in names]
         columns = columns or (count if len(options.classes) > 1 else None)  # a row per class
-    folder = new_output_folder(options)
-    write_options(folder, options)
-    images, files = [], iter(names)
-    for batch in batches(inputs, options.batch_size):
-        images.append(generate(generator, *batch).cpu())
-        for image in images[-1]:
-            to_image(image).save(folder / f'{next(files)}.png')
-    shown = options.grid_size or max(GRID_SIZE, options.snapshot_size or 0)
-    if columns:  # whole rows
-        shown = max(1, shown // columns) * columns
-    save_image(grid(torch.cat(images)[:shown], columns), folder / 'grid.png')
+    with new_output_folder(options) as output:
+        folder = output.staging
+        write_options(folder, options)
+        images, files = [], iter(names)
+        for batch in batches(inputs, options.batch_size):
+            images.append(generate(generator, *batch).cpu())
+            for image in images[-1]:
+                to_image(image).save(folder / f'{next(files)}.png')
+        shown = options.grid_size or max(GRID_SIZE, options.snapshot_size or 0)
+        if columns:  # whole rows
+            shown = max(1, shown // columns) * columns
+        save_image(grid(torch.cat(images)[:shown], columns), folder / 'grid.png')
     what = (f'{count} rows of {options.interpolate} images' if options.interpolate
             else f'{count} images')
     if kind.conditional:
         what += (f' of class {kind.classes[options.classes[0]]}' if len(options.classes) == 1
                  else f' of each of {len(options.classes)} classes')
     noise = 'fixed noise' if options.sample_from_fixed_noise else f'seed {options.seed}'
-    return f'wrote {what} and grid.png ({noise}) to {folder}'
+    return f'wrote {what} and grid.png ({noise}) to {output.final}'
 
 
 # Translation
@@ -220,14 +265,16 @@ def translate(options: argparse.Namespace, generator: nn.Module) -> str:
     root = Path(options.input)
     files = input_images(root)
     transform = input_transform(options)
-    folder = new_output_folder(options)
-    write_options(folder, options)
-    indices = torch.arange(len(files))
-    for batch, in batches((indices,), options.batch_size):
-        inputs = torch.stack([transform(load_image(str(files[i]))) for i in batch.tolist()])
-        for index, image in zip(batch.tolist(), generate(generator, inputs.to(device(options)))):
-            relative = files[index].relative_to(root) if root.is_dir() else Path(root.name)
-            target = folder / output_name(relative)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            to_image(image).save(target)
-    return f'wrote {len(files)} translated images to {folder}'
+    with new_output_folder(options) as output:
+        folder = output.staging
+        write_options(folder, options)
+        indices = torch.arange(len(files))
+        for batch, in batches((indices,), options.batch_size):
+            inputs = torch.stack([transform(load_image(str(files[i]))) for i in batch.tolist()])
+            for index, image in zip(batch.tolist(),
+                                    generate(generator, inputs.to(device(options)))):
+                relative = files[index].relative_to(root) if root.is_dir() else Path(root.name)
+                target = folder / output_name(relative)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                to_image(image).save(target)
+    return f'wrote {len(files)} translated images to {output.final}'

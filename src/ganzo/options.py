@@ -32,6 +32,7 @@ import torch
 
 import ganzo
 from ganzo.errors import GanzoError
+from ganzo.json_files import read_json, run_actions_left_out
 from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
@@ -49,6 +50,7 @@ RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment'
                'compile', 'cache_images', 'tracker_project', 'mlflow_uri', 'wandb_mode')
 NOT_SAVED = RUN_OPTIONS[:5]
 EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
+MAX_NAME = 255  # the longest folder name of common file systems
 
 _loaded = False
 
@@ -80,8 +82,13 @@ def number_type(convert: Callable[[str], Any], check: Callable[[Any], bool], exp
     return parse
 
 
-positive_int = number_type(int, lambda x: x > 0, 'a positive integer')
-non_negative_int = number_type(int, lambda x: x >= 0, 'an integer >= 0')
+# Counts and sizes stop at a C int (torch's, PIL's): more would fail deep inside.
+LARGEST = 2**31 - 1
+positive_int = number_type(int, lambda x: 0 < x <= LARGEST,
+                           f'a positive integer (at most {LARGEST})')
+non_negative_int = number_type(int, lambda x: 0 <= x <= LARGEST,
+                               f'an integer >= 0 (at most {LARGEST})')
+seed_int = number_type(int, lambda x: 0 <= x < 2**63, 'an integer from 0 to 2**63 - 1')
 positive_float = number_type(float, lambda x: x > 0 and x != float('inf'), 'a positive number')
 non_negative_float = number_type(float, lambda x: 0 <= x < float('inf'), 'a number >= 0')
 probability = number_type(float, lambda x: 0 <= x <= 1, 'a number between 0 and 1')
@@ -163,21 +170,25 @@ def add_global_options(parser: argparse.ArgumentParser, train: bool) -> None:
                        help='directory of the experiments (default: %(default)s)')
     group.add_argument('--device', help='torch device such as cpu, cuda, cuda:1 or mps '
                        '(default: cuda if available, then mps, then cpu)')
-    group.add_argument('--seed', type=non_negative_int,
+    group.add_argument('--seed', type=seed_int,
                        help='seed of every random number generator (default: drawn at random '
                        'and saved in options.json)')
-    if not train:
+    if not train:  # deh and ganzo-eval
+        group.add_argument('--checkpoint', choices=('best', 'last'), default='best',
+                           help='which weights: the best (generator.pt) or those of the last '
+                           'checkpoint (checkpoint.pt) (default: %(default)s)')
         return
     group.add_argument('--epochs', type=positive_int, default=10,
                        help='train until this epoch (default: %(default)s)')
     group.add_argument('--start-epoch', type=positive_int,
-                       help='number of the first epoch (default: 1, or the epoch after the '
-                       'checkpoint when restoring)')
+                       help='number of the first epoch of a new run (default: 1); a restored '
+                       'run continues after its checkpoint')
     group.add_argument('--restore', action=argparse.BooleanOptionalAction, default=False,
-                       help='if the experiment exists, continue it from its checkpoint')
+                       help='if the experiment exists, continue it from its checkpoint '
+                       '(on the command line only)')
     group.add_argument('--delete', action=argparse.BooleanOptionalAction, default=False,
-                       help='if the experiment exists, delete it and start again '
-                       '(takes precedence over --restore)')
+                       help='if the experiment exists, delete it and start again (on the '
+                       'command line only; takes precedence over --restore)')
     group.add_argument('--from-json', metavar='FILE',
                        help='read options from this JSON file (command line flags take '
                        'precedence over it)')
@@ -279,26 +290,14 @@ def to_arguments(values: dict[str, Any], parser: argparse.ArgumentParser, source
         elif value is None:
             continue
         elif isinstance(value, list):
+            if action.nargs not in ('*', '+'):
+                raise GanzoError(f'{source}: option {key!r} takes one value, not a list')
             arguments += [flag, *map(str, value)]
         elif isinstance(value, (dict, bool)):
             raise GanzoError(f'{source}: option {key!r} has the wrong type {type(value).__name__}')
         else:
             arguments.append(f'{flag}={value}')
     return arguments
-
-
-def read_json(path: str | os.PathLike) -> dict[str, Any]:
-    """A JSON object from ``path``; a ``GanzoError`` if it is missing or malformed."""
-    try:
-        with open(path, encoding='utf-8') as file:
-            values = json.load(file)
-    except OSError as error:
-        raise GanzoError(f'cannot read {path}: {error.strerror}') from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise GanzoError(f'{path} is not valid JSON: {error}') from None
-    if not isinstance(values, dict):
-        raise GanzoError(f'{path} must hold a JSON object of options')
-    return values
 
 
 def parse(argv: list[str] | None = None, train: bool = True,
@@ -311,11 +310,13 @@ def parse(argv: list[str] | None = None, train: bool = True,
     parser = build_parser(train, prog)
     argv = list(argv if argv is not None else [])
     given = parser.parse_args(argv)
-    arguments = to_arguments(base, parser, 'options.json', strict=False) if base else []
+    arguments = (to_arguments(run_actions_left_out(base, None), parser, 'options.json',
+                              strict=False) if base else [])
     from_json: list[str] = []
     in_json: set[str] = set()
     if getattr(given, 'from_json', None):
-        from_json = to_arguments(read_json(given.from_json), parser, given.from_json)
+        values = run_actions_left_out(read_json(given.from_json), given.from_json)
+        from_json = to_arguments(values, parser, given.from_json)
         try:  # the file's values alone, so that a bad one is told with the file's name
             in_json = explicit(parser, from_json)
         except GanzoError as error:
@@ -421,6 +422,9 @@ def check_experiment_name(name: str) -> None:
     if not EXPERIMENT_NAME.fullmatch(name) or name in ('.', '..'):
         raise GanzoError(f'--experiment {name!r}: use letters, digits and . _ - + = only, '
                          'without path separators')
+    if len(name) > MAX_NAME:
+        raise GanzoError(f'--experiment {name[:20]}...: the name has {len(name)} characters, '
+                         f'more than the {MAX_NAME} that a folder name can hold: shorten it')
 
 
 def device(options: argparse.Namespace) -> torch.device:
@@ -436,6 +440,9 @@ def device(options: argparse.Namespace) -> torch.device:
     except RuntimeError:
         raise GanzoError(f'--device {options.device!r} is not a device name '
                          '(try cpu, cuda, cuda:1 or mps)') from None
+    if chosen.type not in ('cpu', 'cuda', 'mps'):
+        raise GanzoError(f'--device {options.device}: Ganzo trains and samples on cpu, cuda '
+                         '(cuda:1...) or mps, not on this kind of device')
     if chosen.type == 'cuda' and (not torch.cuda.is_available()
                                   or (chosen.index or 0) >= torch.cuda.device_count()):
         raise GanzoError(f'--device {options.device}: no such CUDA device here; use --device cpu')

@@ -116,6 +116,9 @@ def load_modules(environ: dict[str, str] | None = None) -> None:
     on one line (with the place in the module's code where its import failed)."""
     value = (os.environ if environ is None else environ).get('GANZO_LOAD_MODULES', '')
     for name in filter(None, (part.strip() for part in value.split(','))):
+        if not all(part.isidentifier() for part in name.split('.')):
+            raise GanzoError(f'GANZO_LOAD_MODULES: {name!r} is not a module name: give the '
+                             'dotted names of modules (my_package.my_module), comma separated')
         try:
             importlib.import_module(name)
         except Exception as error:  # noqa: BLE001 (whatever the plugin's code raised)

@@ -11,19 +11,30 @@ whose ``status`` is 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
 ``check_finite`` stops the run with a ``GanzoError`` naming the epoch and the
 loss when a loss or a tensor of the training state is not finite, before
 anything of that epoch is saved.
+
+Before training, ``enough_memory`` turns models too large to allocate into one
+line, and ``check_batch_norm`` finds the BatchNorm layers that a batch of one
+image cannot train.
 """
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import math
 import os
+import re
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 import torch
+from torch import nn
 
-from ganzo.errors import GanzoError
+from ganzo.errors import GanzoError, one_line
+from ganzo.kind import kind_of
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -79,7 +90,7 @@ class StopSignals:
 
     def _where(self) -> str:
         if not self.last:
-            return 'no epoch was completed: run the same command with --restore to start again'
+            return 'no epoch was completed: run the same command to start again'
         return (f'checkpoint.pt holds epoch {self.last}: run the same command with --restore '
                 'to continue from there')
 
@@ -140,3 +151,51 @@ def check_finite(epoch: int, losses: dict[str, float], components: dict[str, Any
         if found is not None:
             raise GanzoError(f'training diverged in epoch {epoch}: {name} {found} is not finite '
                              f'({shown}); {advice}')
+
+
+# Before training
+
+@contextmanager
+def enough_memory() -> Iterator[None]:
+    """Within it (while the components are built), a tensor too large to
+    allocate is a ``GanzoError`` that names the options that size the models."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as error:
+        text = str(error)
+        if not isinstance(error, MemoryError) and not any(
+                words in text for words in ('allocate', 'out of memory', 'overflow',
+                                            'negative dimension')):
+            raise
+        tried = re.search(r'[Tt]ried to allocate ([\d.]+ ?\w+)', text)
+        reason = f'it tried to allocate {tried[1]}' if tried else one_line(error)[:200]
+        raise GanzoError(f'the models do not fit in memory ({reason}): lower --image-size, '
+                         '--generator-channels, --discriminator-channels or --state-size'
+                         ) from None
+
+
+def check_batch_norm(options: argparse.Namespace, generator: nn.Module,
+                     discriminator: nn.Module) -> None:
+    """A ``GanzoError`` if training would normalise a ``1 x 1`` map with
+    BatchNorm over a batch of one image (``--batch-size 1``): one value per
+    channel, which BatchNorm cannot train with. Found by a forward pass of each
+    network on the meta device: shapes only, nothing computed or drawn."""
+    if options.batch_size > 1:
+        return
+    kind, size = kind_of(options), options.image_size
+    images = kind.image_colors + (kind.input_colors if kind.translates else 0)
+    inputs = {'generator': (generator, (1, kind.input_colors, size, size) if kind.translates
+                            else (1, options.state_size)),
+              'discriminator': (discriminator, (1, images, size, size))}
+    for name, (model, shape) in inputs.items():
+        meta = {key: torch.empty_like(tensor, device='meta') for key, tensor
+                in itertools.chain(model.named_parameters(), model.named_buffers())}
+        try:
+            torch.func.functional_call(model, meta, (torch.zeros(shape, device='meta'),))
+        except ValueError as error:
+            if 'more than 1 value per channel' in str(error):
+                raise GanzoError(f'--batch-size 1: the {name} normalises a 1 x 1 map with '
+                                 'BatchNorm, which needs more than one value per channel: use '
+                                 f'--batch-size 2 or more, or fewer --{name}-layers') from None
+        except Exception:  # noqa: BLE001, S110 (a network the meta device cannot run: training will tell)
+            pass

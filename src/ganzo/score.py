@@ -5,16 +5,17 @@ with FID, KID, Inception Score and precision/recall.
     ganzo-eval --generated-dir FOLDER --evaluation-data-dir REAL_FOLDER
 
 An experiment is scored on ``--evaluation-samples`` images of its best generator
-(``generator.pt``), with the options it was trained with (those given on the
-command line take precedence), and the scores go to ``metrics.json`` in its
-directory. A conditional experiment is scored on images of classes drawn
-uniformly, and for each class of ``--class`` (default: all) on
-``--samples-per-class`` images of that class: the accuracy of the ``classifier``
-extractor's head, and with ``--per-class`` the FID against the real images of
-the class (``ganzo.metrics.classes``). For unpaired translation, the images are
-G's translations of the held-out images of A (or the training ones), scored
-against the images of B (unless ``--evaluation-data-dir``); paired translation
-is measured on held-out pairs during training instead (``--evaluation-criterion
+(``generator.pt``; with ``--checkpoint last``, that of the last checkpoint), with
+the options it was trained with (those given on the command line take
+precedence), and the scores go to ``metrics.json`` in its directory. A
+conditional experiment is scored on images of classes drawn uniformly, and for
+each class of ``--class`` (default: all) on ``--samples-per-class`` images of
+that class: the accuracy of the ``classifier`` extractor's head, and with
+``--per-class`` the FID against the real images of the class
+(``ganzo.metrics.classes``). For unpaired translation, the images are G's
+translations of the held-out images of A (or the training ones), scored against
+the images of B (unless ``--evaluation-data-dir``); paired translation is
+measured on held-out pairs during training instead (``--evaluation-criterion
 l1`` or ``psnr``). A folder is scored against the real images of
 ``--evaluation-data-dir``. Either way a small table is printed and ``--output``
 names a JSON file to write.
@@ -31,7 +32,7 @@ import ganzo
 from ganzo.data import Data
 from ganzo.errors import GanzoError
 from ganzo.experiment import TrainedExperiment
-from ganzo.files import atomic_write, load_state
+from ganzo.files import load_state, write_or_stop
 from ganzo.generator import Generator
 from ganzo.metrics import METRICS, Scorer
 from ganzo.metrics.classes import class_scores, real_images_of
@@ -98,6 +99,9 @@ def score(argv: list[str]) -> None:
     output = options.output or (experiment.path / METRICS_FILE if experiment else None)
     if output is not None and not path_is_writable(Path(output).parent):
         raise GanzoError(f'--output {output}: cannot write there; choose another file')
+    if output is not None and Path(output).is_dir():
+        raise GanzoError(f'--output {output} is a folder: name a file, such as '
+                         f'{Path(output) / METRICS_FILE}')
     images, inputs, real = None, None, None
     if experiment is not None and options.kind.translates:
         if not options.kind.both_ways:
@@ -110,7 +114,7 @@ def score(argv: list[str]) -> None:
                          options.evaluation_samples)
     else:
         generator = Generator.from_options(options)
-        weights, path = experiment.generator_weights('best', options.raw_generator)
+        weights, path = experiment.generator_weights(options.checkpoint, options.raw_generator)
         load_state(generator, weights, 'generator', path)
         generator.to(device(options))
     scorer = Scorer(options, options.metrics, images, real=real)
@@ -139,7 +143,8 @@ def score(argv: list[str]) -> None:
             report.update(classes=[options.kind.classes[label] for label in options.classes],
                           samples_per_class=options.samples_per_class)
         text = json.dumps(report, indent=2) + '\n'
-        atomic_write(Path(output), lambda file: file.write(text), mode='w')
+        write_or_stop(Path(output), lambda file: file.write(text), mode='w',
+                      then='then run ganzo-eval again')
         print(f'ganzo-eval: wrote {output}', file=sys.stderr)
 
 

@@ -22,6 +22,7 @@ from ganzo.files import write_or_warn
 from ganzo.kind import RunKind, kind_of
 from ganzo.options import Factory, Ignored, chosen, complete, component_option, positive_int
 from ganzo.registry import Registry, register
+from ganzo.state import noise_problem
 from ganzo.trackers import MLflow, TensorBoard, Tracker, Wandb, shared
 
 
@@ -134,6 +135,7 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         self.fixed_noise: torch.Tensor | None = None
         self.fixed_labels: torch.Tensor | None = None
         self.columns = class_rows(self.kind, self.size)[1] if self.kind.conditional else None
+        self.state_size = options.state_size
         self.directory = run_directory(options)
         self.last = 0
 
@@ -189,7 +191,11 @@ class Snapshot(Factory, namespace='snapshot', option='save_images_as'):
         return {'fixed_noise': self.fixed_noise, 'fixed_labels': self.fixed_labels}
 
     def load_state_dict(self, state: dict) -> None:
-        self.fixed_noise, self.fixed_labels = state['fixed_noise'], state.get('fixed_labels')
+        noise = state['fixed_noise']
+        problem = None if noise is None else noise_problem(noise, self.state_size)
+        if problem and not self.kind.translates:
+            raise ValueError(problem)
+        self.fixed_noise, self.fixed_labels = noise, state.get('fixed_labels')
 
 
 NoiseSnapshot = Snapshot  # its former name

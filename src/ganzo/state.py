@@ -229,3 +229,13 @@ class SavedModel(SavedFile):
         if 'raw_state_dict' in self.values:
             return self.weights_of('raw_state_dict', 'raw weights')
         return self.weights
+
+def noise_problem(noise: Any, state_size: int) -> str | None:
+    """What is wrong with saved fixed noise for latent points of ``state_size``
+    numbers (it must be a float tensor ``N x state_size``), or None."""
+    if not isinstance(noise, torch.Tensor) or not noise.is_floating_point() or noise.dim() != 2 \
+            or noise.shape[1] != state_size or len(noise) == 0:
+        shape = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+        return (f'the fixed noise is {shape}, not N x {state_size} numbers (--state-size '
+                f'{state_size})')
+    return None

@@ -34,7 +34,7 @@ from ganzo.kind import run_kind, shown
 from ganzo.loss import Loss
 from ganzo.noise import Noise
 from ganzo.options import check_experiment_name, experiment_name, parse, path_is_writable
-from ganzo.safeguards import StopSignals, check_finite
+from ganzo.safeguards import StopSignals, check_batch_norm, check_finite, enough_memory
 from ganzo.snapshot import Snapshot
 from ganzo.state import TrainingState, seed_everything
 from ganzo.statistics import Statistics
@@ -53,11 +53,14 @@ def resolve(options: argparse.Namespace, argv: list[str], processes: Processes
     experiment = processes.experiment(options)
     action = 'new'
     if experiment.exists:
+        saved = experiment.check_is_a_run()
         action = ('delete' if options.delete else 'restore' if options.restore
                   else 'restore-new' if options.dry_run else ask(experiment))
         if action == 'restore':
-            options = parse(argv, base=experiment.read_options())
+            options = parse(argv, base=saved)
             options.experiment, options.model_dir = experiment.path.name, model_dir
+    if not action.startswith('restore'):  # a restore checks it once it knows its checkpoint
+        first_epoch(options, experiment, 0, processes)
     if options.dry_run:
         action = 'dry-run'
     if options.seed is None:
@@ -77,8 +80,11 @@ def ask(experiment: Experiment) -> str:
     prompt = (f'Experiment {experiment.path} already exists. [r]estore it with its saved '
               'options, restore it with the [n]ew options, [d]elete it and start again, '
               'or [a]bort? ')
-    while (answer := input(prompt).strip().lower()[:1]) not in CHOICES:
-        pass
+    try:
+        while (answer := input(prompt).strip().lower()[:1]) not in CHOICES:
+            pass
+    except EOFError:  # Ctrl-D
+        answer = 'a'
     if CHOICES[answer] == 'abort':
         raise SystemExit('ganzo: aborted')
     return CHOICES[answer]
@@ -106,12 +112,13 @@ class Components:
         training state holds the models themselves. With ``--ema-decay`` the
         moving average of the generator, a hook of the game, is what snapshots,
         evaluation and ``generator.pt`` see."""
-        with processes.main_first():
+        with processes.main_first(), enough_memory():
             processes.check_device(options)
             seed_everything(options.seed)
             data = Data.from_options(options)
             generator = Generator.from_options(options)
             discriminator = Discriminator.from_options(options)
+            check_batch_norm(options, generator, discriminator)
             hooks = {'generator': Hook.from_options(options, 'generator', generator),
                      'discriminator': Hook.from_options(options, 'discriminator')}
             average = moving_average(hooks['generator'])
@@ -120,10 +127,12 @@ class Components:
             statistics = processes.main_only(Statistics.for_training(options))
             snapshot = processes.main_only(Snapshot.from_options(options))
             evaluation = Evaluation.from_options(options, sampling, noise, data)
-        trained_generator, trained_discriminator = processes.prepare(options, generator,
-                                                                     discriminator)
-        loss = Loss.from_options(options, trained_discriminator)
-        game = Game.from_options(options, trained_generator, trained_discriminator, loss, hooks)
+        with enough_memory():
+            trained_generator, trained_discriminator = processes.prepare(options, generator,
+                                                                         discriminator)
+            loss = Loss.from_options(options, trained_discriminator)
+            game = Game.from_options(options, trained_generator, trained_discriminator, loss,
+                                     hooks)
         state = TrainingState(options.kind, None if average is None else average.model,
                               generator=generator, discriminator=discriminator, game=game,
                               snapshot=snapshot, evaluation=evaluation, data=data)
@@ -172,17 +181,31 @@ def train(options: argparse.Namespace, experiment: Experiment, action: str,
     if action == 'dry-run':
         print(run.describe(options, experiment))
         return
+    with experiment.writing(new=action == 'new'):  # one ganzo per run
+        last = experiment.restore(run.state) if action.startswith('restore') else 0
+        first = first_epoch(options, experiment, last, processes)
+        if first > options.epochs:
+            if processes.is_main:
+                print(f'ganzo: {experiment.path} has trained {last} epochs and --epochs is '
+                      f'{options.epochs}: nothing to train (a larger --epochs trains it '
+                      'further)', file=sys.stderr)
+            return
+        if action == 'delete':
+            experiment.delete()
+        experiment.write_options(options, new=action in ('new', 'delete'))
+        if last and processes.is_main:
+            print(f'ganzo: restored {experiment.path} after epoch {last}', file=sys.stderr)
+        loop(options, run, experiment, processes, first, last)
+
+
+def loop(options: argparse.Namespace, run: Components, experiment: Experiment,
+         processes: Processes, first: int, last: int) -> None:
+    """The spec's loop, from epoch ``first`` to ``--epochs``; ``last`` is the
+    epoch of the checkpoint it started from (0 for none)."""
     data, generator, noise, game = run.data, run.state.sampling_generator, run.noise, run.game
     statistics, snapshot, evaluation = run.statistics, run.snapshot, run.evaluation
-    last = experiment.restore(run.state) if action.startswith('restore') else 0
-    if action == 'delete':
-        experiment.delete()
-    experiment.write_options(options)
-    if last and processes.is_main:
-        print(f'ganzo: restored {experiment.path} after epoch {last}', file=sys.stderr)
-
     with StopSignals(last) as stop:  # SIGINT, SIGTERM: stop at the end of a batch
-        for epoch in range(options.start_epoch or last + 1, options.epochs + 1):
+        for epoch in range(first, options.epochs + 1):
             processes.seed_epoch(options.seed, epoch)
             statistics.start_epoch(epoch, game.batches(data))
             losses: Losses = processes.mean(
@@ -196,6 +219,26 @@ def train(options: argparse.Namespace, experiment: Experiment, action: str,
             experiment.save_checkpoint(run.state, epoch)
             stop.saved(epoch)
     statistics.close()
+
+
+def first_epoch(options: argparse.Namespace, experiment: Experiment, last: int,
+                processes: Processes) -> int:
+    """The first epoch to train: the one after the checkpoint's (``last``), or in
+    a run without a checkpoint yet, ``--start-epoch`` (default 1). ``--start-epoch``
+    numbers the first epoch of a run, and stays so in its ``options.json``: a
+    restored run never repeats or skips epochs, whatever the command line says."""
+    if not last:
+        if (options.start_epoch or 1) > options.epochs:
+            raise GanzoError(f'--start-epoch {options.start_epoch} is after --epochs '
+                             f'{options.epochs}: nothing would be trained; raise --epochs')
+        return options.start_epoch or 1
+    started = processes.from_main(experiment.read_options).get('start_epoch')
+    if options.start_epoch not in (None, started) and processes.is_main:
+        warnings.warn(f'--start-epoch {options.start_epoch} is ignored: it numbers the first '
+                      f'epoch of a run, and {experiment.path} continues after its checkpoint, '
+                      f'from epoch {last + 1}', stacklevel=2)
+    options.start_epoch = started
+    return last + 1
 
 
 def ganzo(argv: list[str]) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset
 
 from ganzo import distributed
 from ganzo.data.transforms import decoding_transform, filter_class, image_transform
@@ -34,14 +35,17 @@ class SingleImageData:
     processes help) into an ``ImageCache``, which gives the same batches.
 
     The order of the images comes from ``self.generator``, seeded from the global
-    torch RNG at construction and consumed only by the shuffle (one permutation
-    per epoch): restoring ``state_dict()`` saved at the end of an epoch into a
-    freshly built object gives the same batches from the next epoch on. In a
-    distributed run every process draws the same order and reads its own shard
-    of it (``distributed.sampler``).
+    torch RNG at construction and consumed only by the shuffle: one permutation
+    drawn when an epoch starts (``iter(data)``), whatever the loader workers and
+    their prefetching do, so that the batches are the same with any
+    ``--loader-workers``, cached or not. Restoring ``state_dict()`` saved at the
+    end of an epoch into a freshly built object gives the same batches from the
+    next epoch on. In a distributed run every process draws the same order and
+    reads its own shard of it (``distributed.EpochOrder``).
     """
 
     kinds = {GENERATION, CONDITIONAL}
+    item_seeds = False  # whether each item gets a seed of its own (see EpochOrder)
 
     def __init__(self, options: argparse.Namespace) -> None:
         options = complete(options)
@@ -50,19 +54,19 @@ class SingleImageData:
         self.classes = tuple(map(str, getattr(self.dataset, 'classes', []))) if labelled else ()
         seed = int(torch.randint(2**62, ()))
         self.generator = torch.Generator().manual_seed(seed)
-        sampler = self.order()
-        if len(sampler) < options.batch_size:
+        self.order = self.epoch_order()
+        if len(self.order) < options.batch_size:
             shard = 'of the dataset' if distributed.world_size() == 1 else 'that each process reads'
             raise GanzoError(f'--batch-size {options.batch_size} is larger than the '
-                             f'{len(sampler)} images {shard}: lower --batch-size')
+                             f'{len(self.order)} images {shard}: lower --batch-size')
         # The loader draws a seed for its workers from its own generator, once per
         # iterator (once in all with persistent workers): keeping that apart makes
         # the order depend on self.generator alone.
         workers = loader_workers(options)
         batching: dict[str, Any] = dict(batch_size=options.batch_size, drop_last=True,
-                                        sampler=sampler)
+                                        sampler=self.order)
         if isinstance(self.dataset, ImageCache):  # whole batches from memory, in this process
-            batching = dict(batch_size=None, sampler=BatchSampler(sampler, options.batch_size,
+            batching = dict(batch_size=None, sampler=BatchSampler(self.order, options.batch_size,
                                                                    drop_last=True))
             workers = 0
         elif options.cache_images:
@@ -70,7 +74,7 @@ class SingleImageData:
                              f'{options.data_format}: leave it out')
         self.loader = DataLoader(
             self.dataset, **batching, generator=torch.Generator().manual_seed(seed + 1),
-            num_workers=workers, persistent_workers=workers > 0,
+            num_workers=workers, persistent_workers=workers > 0, worker_init_fn=quiet_worker,
             pin_memory=device(options).type == 'cuda')
 
     def build_dataset(self, options: argparse.Namespace) -> Dataset:
@@ -82,12 +86,16 @@ class SingleImageData:
         dataset = filter_class(dataset, options.image_class, options.dataset)
         return ImageCache(dataset, loader_workers(options)) if cache else dataset
 
-    def order(self) -> Sampler:
-        """The order of the items in each epoch, drawn from ``self.generator``: a
-        random permutation of the dataset (this process's shard of it)."""
-        return distributed.sampler(self.dataset, self.generator)
+    def epoch_order(self) -> distributed.EpochOrder:
+        """The order of the items, drawn from ``self.generator`` once per epoch
+        (``shuffle()``): a random permutation of the dataset (this process's
+        shard of it)."""
+        return distributed.epoch_order(len(self.dataset), self.generator,  # type: ignore[arg-type]
+                                       self.item_seeds)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of a new epoch, in an order drawn now."""
+        self.order.shuffle()
         return iter(self.loader)
 
     def __len__(self) -> int:
@@ -99,6 +107,20 @@ class SingleImageData:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.generator.set_state(state['generator'])
+
+
+def quiet_worker(worker: int) -> None:
+    """In a loader worker, a broken connection means that the training process
+    is gone (killed, say, while the worker handed it a batch): the worker is
+    about to end, without a traceback from the thread that was handing it over
+    (multiprocessing's resource sharer reports through ``sys.excepthook``)."""
+    hook = sys.excepthook
+
+    def quiet(kind: type[BaseException], error: BaseException, trace: Any) -> None:
+        if not issubclass(kind, (ConnectionError, EOFError)):
+            hook(kind, error, trace)
+
+    sys.excepthook = quiet
 
 
 class ImageCache(Dataset):
@@ -113,7 +135,7 @@ class ImageCache(Dataset):
         from tqdm import tqdm
         # A generator of its own: the global RNG, which orders the data, is left alone.
         loader = DataLoader(dataset, batch_size=256, num_workers=workers,
-                            generator=torch.Generator())
+                            generator=torch.Generator(), worker_init_fn=quiet_worker)
         images, targets = [], []
         for batch, labels in tqdm(loader, desc='caching images', unit='batch', leave=False,
                                   disable=None):

@@ -17,8 +17,8 @@ import importlib.util
 import io
 import os
 import warnings
-from collections.abc import Collection
-from functools import cache
+from collections.abc import Collection, Iterator
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
+from torchvision.datasets.folder import has_file_allowed_extension
 
 from ganzo.data.transforms import Transform, load_image, readable_image
 from ganzo.errors import GanzoError
@@ -39,12 +40,71 @@ CACHE_DIR = Path('~/.cache/ganzo/datasets')
 
 class ImageFolder(datasets.ImageFolder):
     """torchvision's ImageFolder, where a folder without sub-folders is one class
-    (named after the folder) and hidden files and folders are ignored."""
+    (named after the folder), hidden files and folders are ignored, symbolic links
+    to folders are followed but each folder is read once (a loop of links, or a
+    second link to a folder already read, adds nothing), and an image that cannot
+    be converted is an error naming it."""
 
     def find_classes(self, directory: str | os.PathLike) -> tuple[list[str], dict[str, int]]:
         classes = sorted(entry.name for entry in os.scandir(directory)
                          if entry.is_dir() and not entry.name.startswith('.'))
         return (classes, {c: i for i, c in enumerate(classes)}) if classes else ([''], {'': 0})
+
+    @staticmethod
+    def make_dataset(directory: str | os.PathLike, class_to_idx: dict[str, int],
+                     extensions: Any = None, is_valid_file: Any = None,
+                     allow_empty: bool = False) -> list[tuple[str, int]]:
+        """``(path, label)`` of the files that ``is_valid_file`` accepts, in the
+        order of torchvision's ``make_dataset``."""
+        if is_valid_file is None:
+            is_valid_file = partial(has_file_allowed_extension, extensions=extensions)
+        tops = {name: os.path.join(directory, name) for name in sorted(class_to_idx)}
+        seen = {folder_key(path) for path in (directory, *tops.values())}  # entered as classes
+        entered = set()
+        samples = []
+        for name, top in tops.items():
+            if folder_key(top) in entered or not os.path.isdir(top):
+                continue
+            entered.add(folder_key(top))
+            for root, files in sorted(walk_once(top, seen)):
+                samples += [(path, class_to_idx[name]) for path in
+                            (os.path.join(root, file) for file in sorted(files))
+                            if is_valid_file(path)]
+        return samples
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        try:
+            return super().__getitem__(index)
+        except GanzoError:
+            raise
+        except Exception as error:  # noqa: BLE001 (PIL's conversions raise various errors)
+            raise GanzoError(f'cannot convert the image {self.samples[index][0]} ({error}): '
+                             'replace or remove the file') from None
+
+
+def walk_once(top: str, seen: set[tuple[int, int] | None]) -> Iterator[tuple[str, list[str]]]:
+    """``(folder, file names)`` of ``top`` and the folders under it, following
+    symbolic links but entering no folder of ``seen`` (by device and inode),
+    to which it adds those it enters."""
+    for root, folders, files in os.walk(top, followlinks=True):
+        kept = []
+        for folder in sorted(folders):
+            key = folder_key(os.path.join(root, folder))
+            if key is not None and key not in seen:
+                seen.add(key)
+                kept.append(folder)
+        folders[:] = kept
+        yield root, files
+
+
+def folder_key(path: str) -> tuple[int, int] | None:
+    """What identifies the folder ``path`` leads to: its device and inode (None
+    for a broken link)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 @register('dataset', 'folder', default=True)
@@ -106,8 +166,12 @@ def _torchvision_dataset(name: str, cls: type, folder: str, **kwargs: Any) -> No
     def load(root: Path, transform: Transform, arguments: dict[str, Any]) -> Dataset:
         try:
             return cls(str(root), train=True, transform=transform, **arguments)
-        except RuntimeError:  # not there: download it
-            pass
+        except Exception as error:  # noqa: BLE001 (torchvision's readers raise many kinds)
+            reason = ' '.join(str(error).split()) or type(error).__name__  # one line
+            if 'not found' not in reason:  # there, but unreadable: downloading will not help
+                raise GanzoError(f'--dataset {name}: the files in {root / folder} are corrupt '
+                                 f'or truncated ({reason}): delete them to download them again, '
+                                 'or replace them') from None
         try:
             return cls(str(root), train=True, transform=transform, download=True, **arguments)
         except Exception as error:  # noqa: BLE001 (network, archive, checksum...)

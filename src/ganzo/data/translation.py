@@ -84,6 +84,12 @@ class TranslationData(SingleImageData):
 
     translation = True
 
+    @property
+    def item_seeds(self) -> bool:  # type: ignore[override]
+        """--jitter draws each pair's crop and flip from a seed that comes with
+        the item: the same whichever process loads it."""
+        return self.jitter
+
     @staticmethod
     def input_colors(options: argparse.Namespace) -> int:
         return options.image_colors
@@ -92,6 +98,7 @@ class TranslationData(SingleImageData):
         options = complete(options)
         self.size = options.image_size
         self.colors = options.image_colors
+        self.jitter = options.jitter
         self.check(options)
         super().__init__(options)
 
@@ -153,35 +160,41 @@ def translation_images(options: argparse.Namespace) -> tuple[Dataset, Dataset | 
 
 class Pairs(Dataset):
     """Items ``(input, target)``: the images of ``images`` (items ``(PIL image,
-    label)``) through ``transform``."""
+    label)``) through ``transform``. An item is asked for by its index, or by
+    ``(index, seed)``: the seed of the transform's random choices."""
 
-    def __init__(self, images: Dataset, transform: Callable[[Image.Image], Pair]) -> None:
+    def __init__(self, images: Dataset, transform: Callable[..., Pair]) -> None:
         self.images, self.transform = images, transform
 
     def __len__(self) -> int:
         return len(self.images)  # type: ignore[arg-type]
 
-    def __getitem__(self, index: int) -> Pair:
-        return self.transform(self.images[index][0])
+    def __getitem__(self, item: int | tuple[int, int]) -> Pair:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        return self.transform(self.images[index][0], seed)
 
 
 class PairTransform:
     """PIL image -> ``(input, target)`` tensors in [-1, 1] by ``data.halves``;
     with ``jitter``, the halves are made 1/8 larger, then the same random
-    ``size x size`` crop and left-right flip are applied to both."""
+    ``size x size`` crop and left-right flip are applied to both, drawn from
+    ``seed`` if given (otherwise from the global torch RNG)."""
 
     def __init__(self, data: TranslationData, jitter: bool) -> None:
         self.data, self.jitter = data, jitter
         self.convert = ConvertMode('L' if data.colors == 1 else 'RGB')
 
-    def __call__(self, image: Image.Image) -> Pair:
+    def __call__(self, image: Image.Image, seed: int | None = None) -> Pair:
         size = self.data.size
         source, target = self.data.halves(self.convert(image), size + size // 8 * self.jitter)
         source, target = (transforms.functional.to_tensor(half) * 2 - 1
                           for half in (source, target))
         if self.jitter:
-            both = transforms.RandomCrop(size)(torch.cat([source, target]))
-            if torch.rand(()) < 0.5:
+            generator = None if seed is None else torch.Generator().manual_seed(seed)
+            top, left = (int(torch.randint(extent - size + 1, (), generator=generator))
+                         for extent in source.shape[-2:])
+            both = torch.cat([source, target])[:, top:top + size, left:left + size]
+            if torch.rand((), generator=generator) < 0.5:
                 both = both.flip(-1)
             source, target = both[:len(source)], both[len(source):]
         return source, target

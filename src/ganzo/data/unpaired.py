@@ -14,12 +14,11 @@ seen. ``--direction b-to-a`` (or ``second-to-first``) swaps the domains.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 from torchvision import transforms
 
 from ganzo import distributed
@@ -127,25 +126,23 @@ class GroundTruth(Dataset):
         return GroundTruth(*self.domains, swapped=True)
 
 
-class UnpairedOrder(Sampler):
+class UnpairedOrder(distributed.EpochOrder):
     """The keys of an epoch: as many as the larger of the domains of ``sizes``,
     each ``(index in A, index in B)``, each side in a random order of its own
     (the smaller side's made of several random permutations), drawn from
-    ``generator``; in a distributed run, this process's shard."""
+    ``generator`` once per epoch (``shuffle()``, as ``EpochOrder`` draws); in a
+    distributed run, this process's shard."""
 
     def __init__(self, sizes: tuple[int, int], generator: torch.Generator) -> None:
-        self.sizes, self.generator = sizes, generator
+        super().__init__(max(sizes), generator, distributed.world_size(), distributed.rank())
+        self.sizes = sizes
 
-    def __len__(self) -> int:
-        return max(self.sizes) // distributed.world_size()
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        total = max(self.sizes)
+    def shuffle(self) -> None:
+        total = self.size
         orders = [torch.cat([torch.randperm(size, generator=self.generator)
                              for _ in range(-(-total // size))])[:total] for size in self.sizes]
-        shard = slice(distributed.rank(), len(self) * distributed.world_size(),
-                      distributed.world_size())
-        return zip(orders[0][shard].tolist(), orders[1][shard].tolist())
+        shard = slice(self.rank, len(self) * self.replicas, self.replicas)
+        self.order = list(zip(orders[0][shard].tolist(), orders[1][shard].tolist()))
 
 
 @register('data', 'unpaired')
@@ -189,7 +186,7 @@ class UnpairedData(SingleImageData):
             self.held_out_pairs = GroundTruth(*held_out)
         return UnpairedImages(*domains)
 
-    def order(self) -> Sampler:
+    def epoch_order(self) -> distributed.EpochOrder:
         return UnpairedOrder((len(self.domains[0]), len(self.domains[1])), self.generator)
 
     def held_out(self) -> GroundTruth | None:

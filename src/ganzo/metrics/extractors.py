@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.files import atomic_write, load, load_state
+from ganzo.files import load, load_state, write_or_stop
 from ganzo.hardware import loader_workers
 from ganzo.options import complete, device
 from ganzo.registry import Registry, register
@@ -220,7 +220,7 @@ def train_classifier(network: Classifier, dataset, options: argparse.Namespace,
                 correct += int((network(images.to(where))[1].argmax(1).cpu() == labels).sum())
     network.cpu()
     weights = {'ganzo_version': ganzo.__version__, 'state_dict': network.state_dict()}
-    atomic_write(path, partial(torch.save, weights))
+    write_or_stop(path, partial(torch.save, weights), then='then run again')
     accuracy = f'{correct / held_out:.1%} accuracy on {held_out}' if held_out else 'no'
     print(f'ganzo: trained the classifier feature extractor on --dataset {options.dataset} '
           f'({accuracy} held-out images), saved in {path}', file=sys.stderr)

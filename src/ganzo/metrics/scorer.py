@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 import ganzo
 from ganzo.errors import GanzoError
-from ganzo.files import atomic_write, load
+from ganzo.files import load, write_or_warn
 from ganzo.hardware import loader_workers
 from ganzo.kind import kind_of
 from ganzo.metrics import scores
@@ -114,7 +114,8 @@ class Scorer:
                 batches = (images for images, _ in self.batches_of(self.real))
                 self._real_features, _ = self.extract(batches, len(self.real), 'real images')
                 state = {'ganzo_version': ganzo.__version__, 'features': self._real_features}
-                atomic_write(self.cache, partial(torch.save, state))
+                write_or_warn(self.cache, partial(torch.save, state),
+                              then='the features will be computed again')
         return self._real_features
 
     def batches_of(self, dataset: Dataset) -> DataLoader:
