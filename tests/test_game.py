@@ -178,15 +178,17 @@ def test_a_decay_that_starts_after_the_last_epoch_is_one_error_line():
 
 
 class Seeing(nn.Module):
-    """A discriminator that records every batch it sees."""
+    """A discriminator that records every batch it sees, and the labels given
+    with it in a conditional run."""
 
     def __init__(self, channels=1):
         super().__init__()
         self.linear = nn.Linear(16 * channels, 1)
-        self.seen = []
+        self.seen, self.labels = [], []
 
-    def forward(self, images):
+    def forward(self, images, *labels):
         self.seen.append(images)
+        self.labels.append(labels[0] if labels else None)
         return self.linear(images.flatten(1)).view(-1)
 
 
@@ -254,34 +256,21 @@ def test_a_conditional_game_makes_images_of_the_classes_of_each_batch():
     assert [labels.tolist() for labels in loss.labels] == [[2, 0], [2, 0], [1, 1], [1, 1]]
 
 
-class SeeingConditional(nn.Module):
-    """A conditional discriminator that records the images and labels it sees."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(16, 1)
-        self.seen = []
-
-    def forward(self, images, labels):
-        self.seen.append((images, labels))
-        return self.linear(images.flatten(1)).view(-1) + labels
-
-
 def test_a_conditional_discriminator_sees_augmented_images_with_their_labels():
     from ganzo.kind import run_kind
     torch.manual_seed(0)
     options = complete(state_size=3, device='cpu', conditional=True, augment='cutout')
     options.kind = run_kind(options, ('a', 'b', 'c'))
-    discriminator = SeeingConditional()
+    discriminator = Seeing()
     real, labels = torch.randn(2, 1, 4, 4), torch.tensor([2, 0])
     StandardGame(options, ConditionalGenerator(), discriminator,
                  GANLoss(options, discriminator)).run_epoch([(real, labels)],
                                                             GaussianNoise(options))
     assert len(discriminator.seen) == 3  # real, generated; generated in the generator's step
-    for images, seen_labels in discriminator.seen:
+    for images, seen_labels in zip(discriminator.seen, discriminator.labels):
         assert ((images == 0).flatten(1).sum(1) > 0).all()  # cut
         assert seen_labels.tolist() == [2, 0]
-    seen_real = discriminator.seen[0][0]
+    seen_real = discriminator.seen[0]
     assert torch.equal(seen_real[seen_real != 0], real[seen_real != 0])
 
 
