@@ -243,7 +243,9 @@ class WGANGP:
         return images, (D_cost.item(), G_cost.item())
 
 
-MODELS = {'dcgan': DCGAN, 'wgan-gp': WGANGP}
+from baseline_sngan import SNGAN  # noqa: E402  (SNGAN, the way Mimicry trains it)
+
+MODELS = {'dcgan': DCGAN, 'wgan-gp': WGANGP, 'sngan': SNGAN}
 
 
 def parse(argv=None):
@@ -258,7 +260,7 @@ def parse(argv=None):
     parser.add_argument('--ndf', type=int, default=64)
     parser.add_argument('--lr', type=float, default=0.0002)
     parser.add_argument('--beta1', type=float, default=0.5)
-    parser.add_argument('--critic-iters', type=int, default=5, help='wgan-gp')
+    parser.add_argument('--critic-iters', type=int, default=5, help='wgan-gp, sngan')
     parser.add_argument('--lambda', dest='lambda_', type=float, default=10.0, help='wgan-gp')
     parser.add_argument('--batches', type=int, default=10, help='batches in each epoch')
     parser.add_argument('--epochs', type=int, default=3, help='the first one warms up')

@@ -2,7 +2,8 @@
 
 * Training throughput (real images per second, start-up and the first epoch
   excluded) of the `ganzo` command and of `bench/baseline.py` for DCGAN at 32 and
-  64 px and WGAN-GP with the `good` networks at 32 px, same architectures and
+  64 px, WGAN-GP with the `good` networks at 32 px and SNGAN at 32 px (with what
+  EMA and DiffAugment cost: bench/recipes.py), same architectures and
   hyper-parameters; every variant runs once per repetition, repetitions
   interleaved, so that a slow spell of the machine hits all variants alike.
   Ratios are the median of each repetition's ratio to the baseline of the same
@@ -50,6 +51,8 @@ BENCH = ROOT / 'bench'
 sys.path.insert(0, str(ROOT / 'src'))
 sys.path.insert(0, str(BENCH))
 
+import recipes  # noqa: E402
+
 from ganzo.hardware import cpu_features, hardware  # noqa: E402
 from ganzo.hardware import loader_workers as default_workers  # noqa: E402
 from ganzo.options import complete  # noqa: E402
@@ -86,11 +89,15 @@ HYPER = {
 }
 
 
+CASES.append(recipes.CASE)  # SNGAN (issue 14): bench/recipes.py
+HYPER.update(recipes.HYPER)
+
+
 def variants(model: str) -> dict[str, list[str] | None]:
     """Variant name -> extra ganzo arguments (None: the baseline)."""
     found: dict[str, list[str] | None] = {
         'baseline fp32': None, 'ganzo fp32': [], 'ganzo auto': ['--precision', 'auto'],
-        'ganzo bf16': ['--precision', 'bf16']}
+        'ganzo bf16': ['--precision', 'bf16'], **recipes.variants(model)}
     if DEVICE.startswith('cuda'):
         found['ganzo fp16'] = ['--precision', 'fp16']
     if model == 'dcgan':  # WGAN-GP's critic cannot be compiled (double backward)
@@ -202,7 +209,7 @@ def count_flops(model: str, size: int) -> dict[str, float]:
 
     batch = 8
     batches = [(torch.randn(batch, 3, size, size), torch.zeros(batch, dtype=torch.long))] * (
-        5 if model == 'wgan-gp' else 1)
+        5 if model in ('wgan-gp', 'sngan') else 1)
     opt = baseline.parse([*HYPER[model]['baseline'], '--dataroot', '.', '--image-size', str(size),
                           '--batch-size', str(batch)])
     base = baseline.MODELS[model](opt, torch.device('cpu'))

@@ -304,6 +304,9 @@ CASES = {
     'attention at a resolution never reached': Case(new(generator_attention=16),
                                                     ['--generator-attention 16']),
     'unknown regularizer': Case(new(regularizers='r3'), ['--regularizers', 'r3']),
+    'ema decay of 1': Case(new(ema_decay=1), ['--ema-decay']),
+    'unknown augmentation': Case(new(augment='color,zoom'), ['--augment', 'zoom']),
+    'learning rates that never decay': Case(new(lr_decay_start=5), ['--lr-decay-start 5']),
     'conditional on data of one class': Case(new(conditional=True),
                                              ['--conditional', 'has 1 (class0)']),
     'conditional discriminator, unconditional generator': Case(

@@ -14,6 +14,7 @@ from torch import nn
 
 from conftest import kind_options, make_image_folder, network_variants
 from ganzo import contracts
+from ganzo.augment import Augment
 from ganzo.data import Data
 from ganzo.discriminator import Discriminator
 from ganzo.evaluation import Evaluation
@@ -57,15 +58,16 @@ BUILDERS = {
     'data': lambda options: Data.from_options(options),
     'regularizer': lambda options: Regularizer.from_options(
         options, Discriminator.from_options(options))[0],
+    'augmentation': lambda options: Augment.from_options(options).augmentations[0],
 }
 OPTION = {'statistics': 'log', 'snapshot': 'save_images_as', 'data': 'data_format',
           'evaluation': 'evaluation_criterion', 'hook': 'discriminator_hooks',
-          'regularizer': 'regularizers'}
+          'regularizer': 'regularizers', 'augmentation': 'augment'}
 LISTS = {'hook', 'regularizer'}  # namespaces chosen by a list option
 CONTRACTS = {'noise': contracts.Noise, 'hook': contracts.Hook, 'statistics': contracts.Statistics,
              'snapshot': contracts.Snapshot, 'evaluation': contracts.Evaluation,
              'data': contracts.Data, 'generator': nn.Module, 'discriminator': nn.Module,
-             'regularizer': contracts.Regularizer}
+             'regularizer': contracts.Regularizer, 'augmentation': contracts.Augmentation}
 # built below, in test_data.py and in test_metrics.py
 NOT_BUILT_HERE = {'dataset', 'loss', 'game', 'feature-extractor'}
 
@@ -170,3 +172,13 @@ def test_every_conditioning_trains(options, generator, generator_conditioning, d
 def test_every_regularizer_trains(options, regularizer, conditional):
     trains(options, game='standard', generator='conv', discriminator='conv', loss='gan',
            regularizers=[regularizer], conditional=conditional)
+
+
+@pytest.mark.parametrize('augmentation', Registry.names('augmentation'))
+@pytest.mark.parametrize('game, conditional', [
+    *((game, False) for game in Registry.names('game')), ('standard', True)])
+def test_every_augmentation_trains_in_every_game(options, augmentation, game, conditional):
+    fitting = kind_options('game', game)
+    trains(options, game=game, generator=fitting.generator,
+           discriminator=fitting.discriminator, loss=fitting.loss, augment=augmentation,
+           conditional=conditional)

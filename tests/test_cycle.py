@@ -167,6 +167,47 @@ def test_the_game_trains_the_four_networks_and_reports_the_cycle_and_identity_lo
     assert 'identity' not in without[3].run_epoch(without[0], None)
 
 
+def test_both_discriminators_see_augmented_images_and_all_rates_decay(tmp_path):
+    torch.manual_seed(0)
+    values = options(tmp_path, augment='cutout', epochs=2, lr_decay_start=1,
+                     max_batches_per_epoch=1)
+    data, generator, discriminator, game = built(values)
+    seen = {'a': [], 'b': []}
+    for domain in seen:
+        getattr(discriminator, domain).register_forward_hook(
+            lambda module, inputs, output, domain=domain: seen[domain].append(inputs[0]))
+    game.run_epoch(data, None)
+    for domain, batches in seen.items():
+        assert len(batches) == 3  # real and pooled in D's step, generated in G's
+        for images in batches:  # the data has no exact zero: a cut in every image
+            assert ((images == 0).flatten(1).sum(1) > 0).all(), domain
+    rates = [group['lr'] for optimizer in (game.generator_optimizer,
+                                           game.discriminator_optimizer)
+             for group in optimizer.param_groups]
+    game.run_epoch(data, None)
+    assert [group['lr'] for optimizer in (game.generator_optimizer,
+                                          game.discriminator_optimizer)
+            for group in optimizer.param_groups] == pytest.approx([r / 2 for r in rates])
+
+
+def test_the_moving_average_averages_both_generators(tmp_path):
+    from ganzo.hook import moving_average
+    torch.manual_seed(0)
+    data, generator, _, game = built(options(tmp_path, ema_decay=0.5, max_batches_per_epoch=2))
+    average = moving_average(game.hooks['generator']).model
+    assert isinstance(average, GeneratorPair)
+    history = []
+    game.hooks['generator'].insert(0, lambda model: history.append(copy.deepcopy(
+        model.state_dict())))
+    game.run_epoch(data, None)
+    first, second = history
+    for name, value in average.state_dict().items():
+        if value.is_floating_point() and 'running' not in name:
+            assert torch.allclose(value, (first[name] + second[name]) / 2), name
+    assert any(name.startswith('b_to_a') and not torch.equal(value, second[name])
+               for name, value in average.state_dict().items())
+
+
 def test_the_game_plays_one_step_of_each_per_batch(tmp_path):
     values = options(tmp_path, discriminator_iterations=2)
     with pytest.raises(GanzoError, match='--discriminator-iterations 2: the cycle game plays '
@@ -269,7 +310,9 @@ def test_a_restored_cycle_run_ends_exactly_like_an_uninterrupted_one(tmp_path):
 
     def run(model_dir, epochs, *extra):
         arguments = cycle_arguments(pairs, model_dir, epochs=epochs, jitter=True,
-                                    evaluation_criterion='psnr', generator_dropout=0.5)
+                                    evaluation_criterion='psnr', generator_dropout=0.5,
+                                    ema_decay=0.9, augment='color,translation,cutout',
+                                    lr_decay_start=2)
         result = run_ganzo(*arguments, *extra)
         assert result.returncode == 0, result.stderr
         return checkpoint_tensors(model_dir / 'tiny')

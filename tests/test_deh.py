@@ -577,3 +577,29 @@ def test_an_export_the_disk_refuses_is_one_line(trained, tmp_path, monkeypatch):
     assert_user_error(user_error(*experiment_arguments(trained), '--export',
                                  tmp_path / 'generator.pt'), '--export', 'File too large')
     assert not list(tmp_path.iterdir())
+def test_a_generator_trained_with_a_moving_average_samples_from_it(image_folder, tmp_path):
+    """--ema-decay: snapshots, generator.pt and deh use the average; the trained
+    weights stay in the checkpoint and beside the average in generator.pt, and
+    --raw-generator asks for them."""
+    arguments = tiny_arguments(image_folder, tmp_path, epochs=2, sample_from_fixed_noise=True,
+                               ema_decay=0.5, ema_start=1)
+    train(arguments)
+    run_dir = tmp_path / 'tiny'
+    checkpoint = load(run_dir / 'checkpoint.pt')
+    saved = load(run_dir / 'generator.pt')
+    [average] = checkpoint['game']['hooks']['generator']
+    assert average['steps'] == 4
+    for name, weights in checkpoint['generator'].items():
+        assert torch.equal(saved['raw_state_dict'][name], weights)
+        assert torch.equal(saved['state_dict'][name], average['moving_average'][name])
+    assert any(not torch.equal(saved['state_dict'][name], weights)
+               for name, weights in checkpoint['generator'].items())
+    snapshot = pixels(run_dir / 'samples/epoch-0002.png')
+    for which in ('best', 'last'):
+        averaged = deh(*experiment_arguments(run_dir), '--checkpoint', which)
+        raw = deh(*experiment_arguments(run_dir), '--checkpoint', which, '--raw-generator')
+        assert np.array_equal(pixels(averaged / 'grid.png'), snapshot)
+        assert not np.array_equal(pixels(raw / 'grid.png'), snapshot)
+        assert np.array_equal(pixels(raw / 'grid.png'), pixels(
+            deh(*experiment_arguments(run_dir), '--checkpoint', 'last', '--raw-generator')
+            / 'grid.png'))

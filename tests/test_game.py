@@ -1,8 +1,15 @@
+"""The standard game: turns, means, hooks (the moving average of the
+generator), the learning-rate schedule and the augmentations."""
+
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ganzo.errors import GanzoError
 from ganzo.game import StandardGame
+from ganzo.hook import Hook, moving_average
+from ganzo.loss import GANLoss
 from ganzo.noise import GaussianNoise
 from ganzo.options import complete
 
@@ -78,7 +85,6 @@ def test_max_batches_per_epoch_and_progress():
 def test_both_models_learn_and_state_round_trips():
     generator, discriminator = models()
     options = complete(device='cpu', state_size=3)
-    from ganzo.loss import GANLoss
     game = StandardGame(options, generator, discriminator, GANLoss(options, discriminator))
     before = [p.detach().clone() for p in [*generator.parameters(), *discriminator.parameters()]]
     game.run_epoch(batches(2), GaussianNoise(options))
@@ -90,6 +96,126 @@ def test_both_models_learn_and_state_round_trips():
     assert other.generator_optimizer.state_dict()['state'][0]['step'] == 2
 
 
+class Recorder(Hook):
+    """Records the generator's weights after each of its steps."""
+
+    def __init__(self):
+        self.weights = []
+
+    def __call__(self, model):
+        self.weights.append([p.detach().clone() for p in model.parameters()])
+
+
+def test_the_game_keeps_a_moving_average_of_the_generator():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, ema_decay=0.9)
+    recorder = Recorder()
+    hooks = {'generator': [recorder, *Hook.from_options(options, 'generator', generator)],
+             'discriminator': []}
+    game = StandardGame(options, generator, discriminator, GANLoss(options, discriminator), hooks)
+    game.run_epoch(batches(3), GaussianNoise(options))
+    expected = recorder.weights[0]  # after the first step, the average is the weights
+    for weights in recorder.weights[1:]:
+        expected = [0.9 * e + 0.1 * w for e, w in zip(expected, weights)]
+    assert len(recorder.weights) == 3
+    average = moving_average(hooks['generator'])
+    assert all(torch.allclose(a, e, atol=1e-6) for a, e in zip(average.model.parameters(),
+                                                               expected))
+    # built by the game itself from the options, too
+    game = StandardGame(options, *models(), GANLoss(options, discriminator))
+    assert moving_average(game.hooks['generator']) is not None
+    assert 'moving_average' in game.state_dict()['hooks']['generator'][0]
+
+
+def rates(game):
+    return [game.generator_optimizer.param_groups[0]['lr'],
+            game.discriminator_optimizer.param_groups[0]['lr']]
+
+
+def test_learning_rates_decay_linearly_to_zero_from_the_given_epoch():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, epochs=5, lr_decay_start=3,
+                       generator_lr=1e-3, discriminator_lr=4e-3)
+    game = StandardGame(options, generator, discriminator, CountingLoss(discriminator))
+    seen = []
+    for _ in range(5):
+        game.run_epoch(batches(1), GaussianNoise(options))
+        seen.append(rates(game))
+    # epochs 1, 2 as given; then 3/3, 2/3, 1/3 of them: zero would be epoch 6
+    assert [factor for factor, _ in seen] == pytest.approx([1e-3] * 3 + [2e-3 / 3, 1e-3 / 3])
+    assert all(discriminator == pytest.approx(4 * generator) for generator, discriminator in seen)
+    restored = StandardGame(options, *models(), CountingLoss(discriminator))
+    restored.load_state_dict({**game.state_dict(), 'schedule': {'epoch': 3}})
+    restored.run_epoch(batches(1), GaussianNoise(options))
+    assert rates(restored) == pytest.approx(seen[3])
+
+
+def test_the_decay_counts_epochs_from_the_start_epoch():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, start_epoch=3, epochs=4, lr_decay_start=3,
+                       generator_lr=1e-3)
+    game = StandardGame(options, generator, discriminator, CountingLoss(discriminator))
+    seen = []
+    for _ in range(2):  # epochs 3 and 4
+        game.run_epoch(batches(1), GaussianNoise(options))
+        seen.append(rates(game)[0])
+    assert seen == pytest.approx([1e-3, 1e-3 / 2])
+
+
+def test_without_a_decay_the_rates_stay():
+    generator, discriminator = models()
+    options = complete(device='cpu', state_size=3, epochs=2)
+    game = StandardGame(options, generator, discriminator, CountingLoss(discriminator))
+    for _ in range(3):
+        game.run_epoch(batches(1), GaussianNoise(options))
+    assert rates(game) == [2e-4, 2e-4]
+
+
+def test_a_decay_that_starts_after_the_last_epoch_is_one_error_line():
+    options = complete(device='cpu', state_size=3, epochs=4, lr_decay_start=5)
+    with pytest.raises(GanzoError, match='--lr-decay-start 5 is after the last epoch'):
+        StandardGame(options, *models(), CountingLoss(models()[1]))
+
+
+class Seeing(nn.Module):
+    """A discriminator that records every batch it sees, and the labels given
+    with it in a conditional run."""
+
+    def __init__(self, channels=1):
+        super().__init__()
+        self.linear = nn.Linear(16 * channels, 1)
+        self.seen, self.labels = [], []
+
+    def forward(self, images, *labels):
+        self.seen.append(images)
+        self.labels.append(labels[0] if labels else None)
+        return self.linear(images.flatten(1)).view(-1)
+
+
+def test_the_discriminator_sees_augmented_images_and_the_generator_learns_through_them():
+    torch.manual_seed(0)
+    generator, discriminator = models()[0], Seeing()
+    options = complete(device='cpu', state_size=3, augment='cutout')
+    game = StandardGame(options, generator, discriminator, GANLoss(options, discriminator))
+    real = torch.randn(2, 1, 4, 4)
+    fakes, gradients = [], []
+
+    def record(module, inputs, output):
+        fakes.append(output.detach())
+        output.register_hook(gradients.append)
+
+    generator.register_forward_hook(record)
+    game.run_epoch([(real, torch.zeros(2, dtype=torch.long))], GaussianNoise(options))
+    seen_real, seen_fake, seen_by_generator = discriminator.seen
+    cut = seen_real == 0  # cutout zeroes a square of half the size, cut at the borders
+    assert cut.flatten(1).sum(1).min() > 0 and cut.flatten(1).sum(1).max() <= 4
+    assert torch.equal(seen_real[~cut], real[~cut])
+    assert not torch.equal(seen_fake, fakes[0]) and not torch.equal(seen_by_generator, fakes[0])
+    # the generator's step: its gradient reaches the generated images through the
+    # augmentation, zero exactly where it cut
+    [gradient] = gradients
+    assert (gradient[seen_by_generator == 0] == 0).all()
+    assert (gradient[seen_by_generator != 0] != 0).all()
 class ConditionalGenerator(nn.Module):
     """Records the labels it is given."""
 
@@ -128,3 +254,48 @@ def test_a_conditional_game_makes_images_of_the_classes_of_each_batch():
     StandardGame(options, generator, discriminator, loss).run_epoch(data, GaussianNoise(options))
     assert [labels.tolist() for labels in generator.labels] == [[2, 0], [1, 1]]
     assert [labels.tolist() for labels in loss.labels] == [[2, 0], [2, 0], [1, 1], [1, 1]]
+
+
+def test_a_conditional_discriminator_sees_augmented_images_with_their_labels():
+    from ganzo.kind import run_kind
+    torch.manual_seed(0)
+    options = complete(state_size=3, device='cpu', conditional=True, augment='cutout')
+    options.kind = run_kind(options, ('a', 'b', 'c'))
+    discriminator = Seeing()
+    real, labels = torch.randn(2, 1, 4, 4), torch.tensor([2, 0])
+    StandardGame(options, ConditionalGenerator(), discriminator,
+                 GANLoss(options, discriminator)).run_epoch([(real, labels)],
+                                                            GaussianNoise(options))
+    assert len(discriminator.seen) == 3  # real, generated; generated in the generator's step
+    for images, seen_labels in zip(discriminator.seen, discriminator.labels):
+        assert ((images == 0).flatten(1).sum(1) > 0).all()  # cut
+        assert seen_labels.tolist() == [2, 0]
+    seen_real = discriminator.seen[0]
+    assert torch.equal(seen_real[seen_real != 0], real[seen_real != 0])
+
+
+def test_pix2pix_takes_its_l1_on_the_generated_images_not_the_augmented_pairs():
+    from ganzo.game import TranslateGame
+    from ganzo.loss import Pix2PixLoss
+    torch.manual_seed(0)
+    options = complete(device='cpu', game='translate', data_format='colorization',
+                       generator='u-gen', discriminator='patch-gan', loss='pix2pix',
+                       augment='cutout', l1_weight=1.0)
+    generator, discriminator = nn.Conv2d(1, 1, 1), Seeing(channels=2)
+    loss = Pix2PixLoss(options, discriminator)
+    game = TranslateGame(options, generator, discriminator, loss)
+    inputs, targets = torch.randn(2, 1, 4, 4), torch.randn(2, 1, 4, 4)
+    with torch.no_grad():
+        generated = generator(inputs)
+    game.run_epoch([(inputs, targets)], None)
+    seen_by_generator = discriminator.seen[-1]
+    assert (seen_by_generator == 0).any()  # the pairs are cut, input and image alike
+    assert torch.equal(seen_by_generator[:, 0] == 0, seen_by_generator[:, 1] == 0)
+    # the generator's loss: the adversarial one on what D saw, L1 on the images themselves
+    adversarial = GANLoss(options, discriminator).for_generator(seen_by_generator.detach())
+    expected = adversarial + F.l1_loss(generated, targets)
+    raw = loss.for_generator(seen_by_generator.detach(), targets,
+                             generated=torch.cat([inputs, generated], 1))
+    assert raw.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss.for_generator(seen_by_generator.detach(), targets).item() != pytest.approx(
+        expected.item(), rel=1e-5)  # what the loss would be on the augmented images

@@ -18,7 +18,8 @@ CHOSEN = dict(data_format='my-data', dataset='my-dataset', generator='my-generat
               discriminator='my-discriminator', loss='my-loss', noise='my-noise',
               game='my-game', evaluation_criterion='my-criterion', log='my-statistics',
               save_images_as='my-snapshot', generator_hooks='my-hook',
-              feature_extractor='my-extractor', regularizers='my-regularizer')
+              feature_extractor='my-extractor', regularizers='my-regularizer',
+              augment='my-augmentation')
 
 
 def load_templates(monkeypatch) -> None:
@@ -66,6 +67,7 @@ def test_the_templates_keep_the_contracts(plugins, monkeypatch, tmp_path):
         contracts.Hook: Registry.build('hook', 'my-hook', options),
         contracts.Regularizer: Registry.build('regularizer', 'my-regularizer', options,
                                               discriminator),
+        contracts.Augmentation: Registry.build('augmentation', 'my-augmentation', options),
         contracts.Statistics: Registry.build('statistics', 'my-statistics', options),
         contracts.Snapshot: Registry.build('snapshot', 'my-snapshot', options),
         contracts.Evaluation: Registry.build('evaluation', 'my-criterion', options),

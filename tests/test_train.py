@@ -57,10 +57,12 @@ def test_a_run_writes_options_checkpoint_models_and_samples(image_folder, tmp_pa
         'epoch-0001.png', 'epoch-0002.png']
 
 
+# EMA, R1 (lazy), spectral norm, DiffAugment, the learning-rate schedule, attention
 MODERN = {'generator': 'resnet', 'discriminator': 'resnet', 'loss': 'hinge',
           'generator_spectral_norm': True, 'discriminator_spectral_norm': True,
           'regularizers': 'r1', 'regularize_every': 3, 'discriminator_attention': 4,
-          'discriminator_iterations': 2}
+          'discriminator_iterations': 2, 'ema_decay': 0.9, 'ema_start': 1,
+          'augment': 'color,translation,cutout', 'lr_decay_start': 2}
 
 
 CONDITIONAL = {'conditional': True, 'generator_conditioning': 'batch-norm',
@@ -87,6 +89,29 @@ def test_restored_run_ends_exactly_like_an_uninterrupted_one(image_folder, tmp_p
         assert first['snapshot']['fixed_labels'].tolist() == [0, 0, 1, 1]
         assert torch.equal(first['snapshot']['fixed_labels'], second['snapshot']['fixed_labels'])
     assert first['evaluation'] == second['evaluation']
+    assert_same_tensors(first['game'], second['game'])
+    if 'ema_decay' in extra:
+        averages = [state['game']['hooks']['generator'][0]['moving_average']
+                    for state in (first, second)]
+        assert averages[0].keys() == first['generator'].keys()
+        assert any(not torch.equal(averages[0][name], first['generator'][name])
+                   for name in averages[0])
+
+
+def assert_same_tensors(first, second):
+    """Nested states equal, tensors bit for bit."""
+    if isinstance(first, torch.Tensor):
+        assert torch.equal(first, second)
+    elif isinstance(first, dict):
+        assert first.keys() == second.keys()
+        for key in first:
+            assert_same_tensors(first[key], second[key])
+    elif isinstance(first, (list, tuple)):
+        assert len(first) == len(second)
+        for one, other in zip(first, second):
+            assert_same_tensors(one, other)
+    else:
+        assert first == second
 
 
 def test_options_json_reproduces_the_run(image_folder, tmp_path):

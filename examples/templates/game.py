@@ -1,7 +1,7 @@
 """Template of a game (registry namespace ``game``, ``--game``).
 
-Built as ``Game(options, generator, discriminator, loss)``, it trains both
-models for an epoch: ``run_epoch(data, noise, progress=None)`` returns the
+Built as ``Game(options, generator, discriminator, loss, hooks)``, it trains
+both models for an epoch: ``run_epoch(data, noise, progress=None)`` returns the
 mean losses (``ganzo.contracts.Game``); ``state_dict()`` keeps its optimizers.
 Its class attribute ``kind`` names the kind of run it plays (``ganzo.kind``).
 Subclassing ``ganzo.game.StandardGame`` gives the turns, Adam, hooks, mixed

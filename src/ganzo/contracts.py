@@ -117,11 +117,25 @@ class Regularizer(Protocol):
 
 
 @runtime_checkable
+class Augmentation(Protocol):
+    """Namespace ``augmentation`` (``--augment``), built as ``Augmentation(options)``:
+    a random, differentiable change of a batch of images ``B x C x H x W`` in
+    [-1, 1] (or of (input, image) pairs in translation), to a batch of the same
+    shape, drawn per image from torch's random number generator."""
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
 class Game(Protocol):
     """Namespace ``game``, built as ``Game(options, generator, discriminator,
-    loss)``: trains both models for an epoch of ``data``; returns the mean
-    losses (``Losses``). Its class attribute ``kind`` names the kind of run it
-    plays (see ``ganzo.kind``)."""
+    loss, hooks)``: trains both models for an epoch of ``data``; returns the mean
+    losses (``Losses``). ``hooks`` holds, under ``'generator'`` and
+    ``'discriminator'``, the lists of hooks to call after each step of that
+    model (``ganzo.hook.Hook.from_options``; the ``ganzo`` command builds them,
+    so that the moving average of the generator, a hook, is shared with the
+    snapshots). Its class attribute ``kind`` names the kind of run it plays (see
+    ``ganzo.kind``)."""
 
     def run_epoch(self, data: Data, noise: Noise, progress: Progress | None = None
                   ) -> dict[str, float]: ...

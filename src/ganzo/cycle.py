@@ -75,9 +75,9 @@ class DiscriminatorPair(nn.Module):
 class DomainDiscriminator(nn.Module):
     """The discriminator of one domain of a ``DiscriminatorPair`` (or of its
     distributed wrapper), as a loss or a regularizer sees it: ``forward(images)``
-    gives the logits of ``domain``'s discriminator. Every image that a
-    discriminator sees in the cycle game passes here: the place for augmenting
-    the discriminators' inputs (such as DiffAugment)."""
+    gives the logits of ``domain``'s discriminator. (The cycle game augments
+    what the discriminators see, ``--augment``, before it gets here, as the
+    standard game does.)"""
 
     def __init__(self, discriminator: nn.Module, domain: str) -> None:
         super().__init__()
@@ -177,8 +177,14 @@ class CycleGame(StandardGame):
     plus ``--identity-weight`` times ``--cycle-weight`` times the identity loss,
     the mean L1 distance of ``G(b)`` to ``b`` plus that of ``F(a)`` to ``a``.
     One Adam optimizer trains both generators and one both discriminators, as
-    in CycleGAN. Reported losses: ``discriminator`` and ``generator`` (the sums
-    that are minimised), and the unweighted ``cycle`` and ``identity``.
+    in CycleGAN, their rates decayed as ``--lr-decay-start`` says (CycleGAN
+    decays them from its epoch 101 of 200). With ``--augment``, both
+    discriminators see the real and the generated images (after the pool)
+    through the augmentations, in both players' steps; the cycle and identity
+    losses take the images themselves. With ``--ema-decay``, the moving average
+    is of the ``GeneratorPair``: both generators are averaged. Reported losses:
+    ``discriminator`` and ``generator`` (the sums that are minimised), and the
+    unweighted ``cycle`` and ``identity``.
 
     Its defaults for the options not given are CycleGAN's (``defaults``):
     ``--data-format unpaired``, ``--generator resnet-translator``,
@@ -216,6 +222,7 @@ class CycleGame(StandardGame):
         """Train on one epoch of ``data`` (batches ``(a, b)``); the mean of each
         loss over the epoch. ``noise`` is not used."""
         losses, images, started = RunningMeans(), 0, time.perf_counter()
+        self.schedule.begin_epoch()
         for batch in islice(data, self.batches(data)):
             a, b = (self.acceleration.to_device(part) for part in batch)
             with self.acceleration.autocast():
@@ -235,7 +242,7 @@ class CycleGame(StandardGame):
         with self.acceleration.autocast():
             loss = torch.zeros((), device=a.device)
             for domain, real, fake in (('a', a, fake_a), ('b', b, fake_b)):
-                shown = self.pools[domain](fake)
+                real, shown = self.augment(real), self.augment(self.pools[domain](fake))
                 loss = loss + self.losses[domain].for_discriminator(real, shown)
                 penalties = (regularizer(real, shown)
                              for regularizer in self.domain_regularizers[domain])
@@ -250,8 +257,9 @@ class CycleGame(StandardGame):
         try:
             with self.acceleration.autocast():
                 cycle = cycle_consistency(self.generator, a, b, fake_a, fake_b)
-                loss = (self.losses['b'].for_generator(fake_b)
-                        + self.losses['a'].for_generator(fake_a) + self.cycle_weight * cycle)
+                loss = (self.losses['b'].for_generator(self.augment(fake_b))
+                        + self.losses['a'].for_generator(self.augment(fake_a))
+                        + self.cycle_weight * cycle)
                 values = {'cycle': cycle}
                 if self.identity_weight:
                     identity = (F.l1_loss(self.generator(b, direction='a-to-b'), b)

@@ -14,9 +14,10 @@ between latent points (of each ``--class``, in a conditional experiment), or
 translations of ``--input`` images (see ``ganzo.inference``); ``--export PATH``
 writes the generator as TorchScript (and ONNX) instead (``ganzo.export``).
 Weights: the best ones (``generator.pt``), or those of the last checkpoint with
-``--checkpoint last``. Unpaired translation experiments (the ``cycle`` game)
-translate and export in the direction of ``--direction`` (by default the
-trained one, with G; the other, with F).
+``--checkpoint last``; for a generator trained with ``--ema-decay``, the moving
+average of its weights, unless ``--raw-generator``. Unpaired translation
+experiments (the ``cycle`` game) translate and export in the direction of
+``--direction`` (by default the trained one, with G; the other, with F).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def load_generator(options: argparse.Namespace, experiment: TrainedExperiment) -
     """The generator of the options with the chosen weights, in evaluation mode;
     in unpaired translation, the one of ``--direction`` (G, or F if ``backward``)."""
     generator = Generator.from_options(options)
-    state, path = experiment.generator_weights(options.checkpoint)
+    state, path = experiment.generator_weights(options.checkpoint, options.raw_generator)
     load_state(generator, state, 'generator', path)
     if options.kind.both_ways:
         generator = generator.translator('b-to-a' if backward(options, experiment) else 'a-to-b')

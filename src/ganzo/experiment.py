@@ -179,9 +179,12 @@ class Experiment:
 
     def save_models(self, state: TrainingState) -> None:
         """``generator.pt`` and ``discriminator.pt``: the weights of the models
-        of ``state`` (the best ones so far)."""
-        for name in ('generator', 'discriminator'):
-            data = serialized(SavedModel.state(state.components[name], state.kind))
+        of ``state`` (the best ones so far); the generator's moving average if
+        there is one, with the trained weights beside it."""
+        trained = None if state.averaged_generator is None else state.generator
+        for name, model, raw in (('generator', state.sampling_generator, trained),
+                                 ('discriminator', state.discriminator, None)):
+            data = serialized(SavedModel.state(model, state.kind, raw))
             write_or_stop(self.path / f'{name}.pt', partial(write_bytes, data))
 
 
@@ -237,18 +240,22 @@ class TrainedExperiment(Experiment):
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(self.path / CHECKPOINT)
 
-    def generator_weights(self, which: str) -> tuple[dict[str, torch.Tensor], Path]:
+    def generator_weights(self, which: str, raw: bool = False
+                          ) -> tuple[dict[str, torch.Tensor], Path]:
         """The generator's state dict, ``best`` (``generator.pt``) or ``last``
-        (the checkpoint's), and the file it comes from."""
+        (the checkpoint's), and the file it comes from: the moving average of
+        its weights if it was trained with one (``--ema-decay``), unless ``raw``."""
         if which == 'last':
-            return self.checkpoint.generator_weights, self.checkpoint.path
+            averaged = None if raw else self.checkpoint.averaged_generator_weights
+            return averaged or self.checkpoint.generator_weights, self.checkpoint.path
         path = self.path / 'generator.pt'
         if not path.exists():
             instead = ('use --checkpoint last' if (self.path / CHECKPOINT).exists()
                        else 'train it for an epoch first')
             raise GanzoError(f'{path} does not exist: the experiment has no best model; '
                              f'{instead}')
-        return SavedModel(path).weights, path
+        saved = SavedModel(path)
+        return saved.raw_weights if raw else saved.weights, path
 
     def fixed_noise(self, state_size: int) -> torch.Tensor:
         """The training snapshots' fixed noise ``N x state_size``, kept in the

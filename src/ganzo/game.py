@@ -11,7 +11,10 @@ import torch
 from torch import nn
 
 from ganzo.acceleration import Acceleration
+from ganzo.augment import Augment
 from ganzo.contracts import Losses, Progress, call
+from ganzo.distributed import unwrapped
+from ganzo.errors import GanzoError
 from ganzo.hook import Hook
 from ganzo.kind import GENERATION, TRANSLATION, run_kind
 from ganzo.options import (
@@ -55,6 +58,49 @@ class Game(Factory, namespace='game'):
                            help='second beta of Adam (default: %(default)s)')
         group.add_argument('--max-batches-per-epoch', type=positive_int,
                            help='end an epoch after this many batches (default: the whole data)')
+        group.add_argument('--lr-decay-start', type=positive_int, metavar='EPOCH',
+                           help='from this epoch on, the learning rates decay linearly, '
+                           'reaching zero after --epochs (default: constant rates)')
+
+
+class LinearDecay:
+    """The learning-rate schedule of ``--lr-decay-start`` (as pix2pix, CycleGAN
+    and many GAN recipes): the rates of the options until epoch ``S``, then in
+    epoch ``e >= S`` the rates times ``(E + 1 - e) / (E + 1 - S)``, ``E`` =
+    ``--epochs``, so that they would reach zero in the epoch after the last
+    (a run restored with more ``--epochs`` stretches the decay). It counts the
+    epochs that the game trains (its state, checkpointed; the first is
+    ``--start-epoch``, 1 by default) and sets the rates of
+    ``optimizers`` when each begins, from the rates they had when it was built."""
+
+    def __init__(self, options: argparse.Namespace, *optimizers: torch.optim.Optimizer) -> None:
+        # the epoch before the first trained, --start-epoch numbering it
+        self.start, self.end = options.lr_decay_start, options.epochs
+        self.epoch = (options.start_epoch or 1) - 1
+        if self.start is not None and self.start > self.end:
+            raise GanzoError(f'--lr-decay-start {self.start} is after the last epoch (--epochs '
+                             f'{self.end}): the rates would never decay; lower it')
+        self.optimizers = optimizers
+        self.rates = [[group['lr'] for group in optimizer.param_groups]
+                      for optimizer in optimizers]
+
+    def factor(self, epoch: int) -> float:
+        """What multiplies the rates in ``epoch`` (counted from 1)."""
+        if self.start is None or epoch < self.start:
+            return 1.0
+        return (self.end + 1 - epoch) / (self.end + 1 - self.start)
+
+    def begin_epoch(self) -> None:
+        self.epoch += 1
+        for optimizer, rates in zip(self.optimizers, self.rates):
+            for group, rate in zip(optimizer.param_groups, rates):
+                group['lr'] = rate * self.factor(self.epoch)
+
+    def state_dict(self) -> dict:
+        return {'epoch': self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch = state['epoch']
 
 
 class RunningMeans:
@@ -85,16 +131,22 @@ class StandardGame:
     first generator step too, as in the DCGAN reference code. During generator
     steps the discriminator computes no gradients for its own weights. The
     regularizers of ``--regularizers`` (``ganzo.regularizer``) add their
-    penalties to the discriminator's loss. Optimizers are Adam with ``--*-lr``,
-    ``--beta1``, ``--beta2``. The models run on ``--device`` as ``--precision``,
-    ``--channels-last`` and ``--compile`` say (``ganzo.acceleration``); the
-    discriminator is not compiled when the loss or a regularizer differentiates
-    it twice (``double_backward``).
+    penalties to the discriminator's loss. The discriminator sees real and
+    generated images through the augmentations of ``--augment``
+    (``ganzo.augment``), in the generator's steps too. Optimizers are Adam with
+    ``--*-lr``, ``--beta1``, ``--beta2``, their rates decayed as
+    ``--lr-decay-start`` says (``LinearDecay``). Hooks run after each step of
+    their model (``hooks``: lists by model name; by default those of the
+    options, with the moving average of the generator for ``--ema-decay``). The
+    models run on ``--device`` as ``--precision``, ``--channels-last`` and
+    ``--compile`` say (``ganzo.acceleration``); the discriminator is not compiled
+    when the loss or a regularizer differentiates it twice (``double_backward``).
 
     With ``--conditional`` (``conditional = True``: it plays conditional runs),
     the generator makes images of the classes of the batch's labels
     (``generator(noise, labels)``), and the losses and regularizers get the
-    labels, which they pass to the discriminator."""
+    labels, which they pass to the discriminator (the augmentations change the
+    images only)."""
 
     kind = GENERATION
     conditional = True
@@ -121,8 +173,12 @@ class StandardGame:
             generator.parameters(), lr=options.generator_lr, betas=betas)
         self.discriminator_optimizer = torch.optim.Adam(
             discriminator.parameters(), lr=options.discriminator_lr, betas=betas)
+        self.schedule = LinearDecay(options, self.generator_optimizer,
+                                    self.discriminator_optimizer)
+        self.augment = Augment.from_options(options)
         self.hooks = hooks if hooks is not None else {
-            model: Hook.from_options(options, model) for model in ('generator', 'discriminator')}
+            'generator': Hook.from_options(options, 'generator', unwrapped(generator)),
+            'discriminator': Hook.from_options(options, 'discriminator')}
 
     def batches(self, data: Iterable) -> int:
         """Batches in one epoch of ``data``."""
@@ -133,6 +189,7 @@ class StandardGame:
         returns the mean of each loss over the epoch. ``progress`` is called
         after each batch."""
         losses, images, started = RunningMeans(), 0, time.perf_counter()
+        self.schedule.begin_epoch()
         for step, batch in enumerate(islice(data, self.batches(data)), start=1):
             batch = [self.acceleration.to_device(part) for part in batch]
             generator_turn = step % self.discriminator_iterations == 0
@@ -169,6 +226,7 @@ class StandardGame:
     def train_discriminator(self, real: torch.Tensor, fake: torch.Tensor,
                             labels: torch.Tensor) -> torch.Tensor:
         with self.acceleration.autocast():
+            real, fake = self.augment(real), self.augment(fake)
             loss = self.loss.for_discriminator(real, fake, labels)
             for regularizer in self.regularizers:
                 penalty = call(regularizer, real, fake, labels=labels)
@@ -181,11 +239,15 @@ class StandardGame:
         self.discriminator.requires_grad_(False)
         try:
             with self.acceleration.autocast():
-                loss = self.loss.for_generator(fake, labels)
+                loss = self.generator_loss(fake, labels)
             self._step(loss, self.generator_optimizer, self.generator, 'generator')
         finally:
             self.discriminator.requires_grad_(True)
         return loss.detach().float()
+
+    def generator_loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The generator's loss on ``fake``, which the discriminator sees augmented."""
+        return self.loss.for_generator(self.augment(fake), labels)
 
     def _step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, model: nn.Module,
               name: str) -> None:
@@ -199,6 +261,7 @@ class StandardGame:
                 'hooks': {name: [hook.state_dict() for hook in hooks]
                           for name, hooks in self.hooks.items()},
                 'regularizers': [regularizer.state_dict() for regularizer in self.regularizers],
+                'schedule': self.schedule.state_dict(),
                 'scalers': {name: scaler.state_dict() for name, scaler in self.scalers.items()}}
 
     def load_state_dict(self, state: dict) -> None:
@@ -217,6 +280,8 @@ class StandardGame:
         for regularizer, regularizer_state in zip(self.regularizers,
                                                   state.get('regularizers', [])):
             regularizer.load_state_dict(regularizer_state)
+        if 'schedule' in state:
+            self.schedule.load_state_dict(state['schedule'])
         for name, scaler in self.scalers.items():
             scaler_state = state.get('scalers', {}).get(name)
             if scaler.is_enabled() and scaler_state:  # empty when saved without fp16
@@ -233,7 +298,10 @@ class TranslateGame(StandardGame):
     targets ``B x C x H x W`` as labels (``pix2pix`` adds their L1 distance to
     the generated images). Noise is not used. Turns, optimizers and hooks are
     those of ``standard``: each batch is read once, its generated images serve
-    the discriminator step and the first generator step."""
+    the discriminator step and the first generator step. With ``--augment`` the
+    discriminator sees each pair augmented as one image (the same shift, cut and
+    colour change for the input and the image), and pix2pix's L1 distance is
+    taken on the generated images themselves."""
 
     kind = TRANSLATION
     conditional = False
@@ -243,3 +311,8 @@ class TranslateGame(StandardGame):
         inputs, targets = batch
         return (torch.cat([inputs, targets], 1), torch.cat([inputs, self.generator(inputs)], 1),
                 targets)
+
+    def generator_loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if getattr(self.loss, 'translation', False):  # pix2pix: L1 on the unaugmented images
+            return self.loss.for_generator(self.augment(fake), labels, generated=fake)
+        return super().generator_loss(fake, labels)

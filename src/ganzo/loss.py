@@ -314,8 +314,12 @@ class Pix2PixLoss(GANLoss):
         super().__init__(options, discriminator)
         self.l1_weight = complete(options).l1_weight
 
-    def for_generator(self, fake_data: torch.Tensor, labels=None) -> torch.Tensor:
-        images = fake_data[:, -labels.shape[1]:]
+    def for_generator(self, fake_data: torch.Tensor, labels=None,
+                      generated: torch.Tensor | None = None) -> torch.Tensor:
+        """``generated``: the pairs before the augmentation of what the
+        discriminator sees (``--augment``), whose images the L1 distance takes
+        (default: ``fake_data``)."""
+        images = (fake_data if generated is None else generated)[:, -labels.shape[1]:]
         return super().for_generator(fake_data) + self.l1_weight * F.l1_loss(images, labels)
 
     def for_discriminator(self, real_data: torch.Tensor, fake_data: torch.Tensor,

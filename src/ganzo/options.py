@@ -37,9 +37,9 @@ from ganzo.registry import Registry, load_modules, with_option_parser
 
 COMPONENT_MODULES = (
     'ganzo.data', 'ganzo.data.translation', 'ganzo.data.unpaired', 'ganzo.generator',
-    'ganzo.discriminator', 'ganzo.resnet', 'ganzo.loss', 'ganzo.regularizer', 'ganzo.hook',
-    'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation', 'ganzo.game',
-    'ganzo.cycle', 'ganzo.acceleration',
+    'ganzo.discriminator', 'ganzo.resnet', 'ganzo.loss', 'ganzo.regularizer', 'ganzo.augment',
+    'ganzo.hook', 'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation',
+    'ganzo.game', 'ganzo.cycle', 'ganzo.acceleration',
 )
 # Options that say how and where a run happens, not what it computes: they
 # are left out of the experiment's default name, and the first five out of

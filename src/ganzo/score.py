@@ -114,7 +114,7 @@ def score(argv: list[str]) -> None:
                          options.evaluation_samples)
     else:
         generator = Generator.from_options(options)
-        weights, path = experiment.generator_weights(options.checkpoint)
+        weights, path = experiment.generator_weights(options.checkpoint, options.raw_generator)
         load_state(generator, weights, 'generator', path)
         generator.to(device(options))
     scorer = Scorer(options, options.metrics, images, real=real)

@@ -7,13 +7,17 @@ continues exactly as if it had never stopped.
 * ``epoch``: the last completed epoch; ``kind``: the kind of run (``RunKind.to_dict()``);
 * ``rng``: the state of every random number generator (torch, CUDA, numpy, python);
 * one entry per component, its ``state_dict()``: ``generator`` and
-  ``discriminator`` (weights), ``game`` (optimizers, gradient scalers, hooks),
+  ``discriminator`` (weights), ``game`` (optimizers, gradient scalers, hooks,
+  regularizers, learning-rate schedule; with ``--ema-decay`` the hooks of the
+  generator hold the moving average of its weights, ``moving_average``),
   ``snapshot`` (the fixed noise, and its labels in a conditional run),
   ``evaluation`` (the best value), ``data``
   (the order of the data).
 
 ``generator.pt`` and ``discriminator.pt``, the best models, hold ``format``,
-``ganzo_version``, ``kind`` and ``state_dict``.
+``ganzo_version``, ``kind`` and ``state_dict``; with ``--ema-decay``, the
+generator's ``state_dict`` is the moving average of its weights, and
+``raw_state_dict`` the weights themselves.
 
 ``TrainingState`` writes and restores it; ``Checkpoint`` and ``SavedModel``
 read the files back with named accessors (``deh`` and ``ganzo-eval`` use them).
@@ -87,14 +91,24 @@ class TrainingState:
     """The parts of a run that a checkpoint holds: its components, by name
     (those of ``COMPONENTS`` in a run of ``ganzo``), each with ``state_dict``
     and ``load_state_dict`` (the models themselves, not their distributed
-    wrappers); the kind of run; and the random number generators."""
+    wrappers); the kind of run; and the random number generators. The moving
+    average of the generator (``averaged_generator``), if any, is checkpointed
+    by the hook that keeps it, among the game's."""
 
-    def __init__(self, kind: RunKind, **components: Any) -> None:
+    def __init__(self, kind: RunKind, averaged_generator: nn.Module | None = None,
+                 **components: Any) -> None:
         self.kind, self.components = kind, components
+        self.averaged_generator = averaged_generator
 
     @property
     def generator(self) -> nn.Module:
         return self.components['generator']
+
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator that makes the samples and is saved as the best: the
+        moving average of the weights (``--ema-decay``), or the generator."""
+        return self.generator if self.averaged_generator is None else self.averaged_generator
 
     @property
     def discriminator(self) -> nn.Module:
@@ -171,6 +185,14 @@ class Checkpoint(SavedFile):
         return self.weights_of('generator', 'generator weights')
 
     @property
+    def averaged_generator_weights(self) -> dict[str, torch.Tensor] | None:
+        """The moving average of the generator's weights (``--ema-decay``),
+        kept by a hook of the generator; None without one."""
+        hooks = ((self.values.get('game') or {}).get('hooks') or {}).get('generator') or []
+        return next((hook['moving_average'] for hook in hooks
+                     if isinstance(hook, dict) and 'moving_average' in hook), None)
+
+    @property
     def fixed_noise(self) -> torch.Tensor | None:
         """The snapshots' fixed noise ``N x Z``, None if training drew new noise."""
         noise = (self.values.get('snapshot') or {}).get('fixed_noise')
@@ -187,15 +209,26 @@ class SavedModel(SavedFile):
     """A best-model file (``generator.pt``, ``discriminator.pt``) read back."""
 
     @staticmethod
-    def state(model: nn.Module, kind: RunKind) -> dict[str, Any]:
-        """What the file of ``model`` holds."""
-        return {'format': FORMAT, 'ganzo_version': ganzo.__version__, 'kind': kind.to_dict(),
-                'state_dict': model.state_dict()}
+    def state(model: nn.Module, kind: RunKind, raw: nn.Module | None = None) -> dict[str, Any]:
+        """What the file of ``model`` holds; ``raw``: the trained generator of
+        which ``model`` is the moving average."""
+        values = {'format': FORMAT, 'ganzo_version': ganzo.__version__,
+                  'kind': kind.to_dict(), 'state_dict': model.state_dict()}
+        if raw is not None:
+            values['raw_state_dict'] = raw.state_dict()
+        return values
 
     @property
     def weights(self) -> dict[str, torch.Tensor]:
         return self.weights_of('state_dict', 'weights (no state_dict)')
 
+    @property
+    def raw_weights(self) -> dict[str, torch.Tensor]:
+        """The trained weights of a generator saved with their moving average
+        (``--ema-decay``); ``weights`` for the others."""
+        if 'raw_state_dict' in self.values:
+            return self.weights_of('raw_state_dict', 'raw weights')
+        return self.weights
 
 def noise_problem(noise: Any, state_size: int) -> str | None:
     """What is wrong with saved fixed noise for latent points of ``state_size``

@@ -29,6 +29,7 @@ from ganzo.experiment import Experiment
 from ganzo.game import Game
 from ganzo.generator import Generator
 from ganzo.hardware import cache_hint, hardware, loader_workers
+from ganzo.hook import Hook, moving_average
 from ganzo.kind import run_kind, shown
 from ganzo.loss import Loss
 from ganzo.noise import Noise
@@ -108,7 +109,9 @@ class Components:
     def build(options: argparse.Namespace, processes: Processes) -> Components:
         """The components of ``options``, in the order of the spec's loop. The
         game trains the models through their distributed wrappers, if any; the
-        training state holds the models themselves."""
+        training state holds the models themselves. With ``--ema-decay`` the
+        moving average of the generator, a hook of the game, is what snapshots,
+        evaluation and ``generator.pt`` see."""
         with processes.main_first(), enough_memory():
             processes.check_device(options)
             seed_everything(options.seed)
@@ -116,17 +119,23 @@ class Components:
             generator = Generator.from_options(options)
             discriminator = Discriminator.from_options(options)
             check_batch_norm(options, generator, discriminator)
+            hooks = {'generator': Hook.from_options(options, 'generator', generator),
+                     'discriminator': Hook.from_options(options, 'discriminator')}
+            average = moving_average(hooks['generator'])
+            sampling = generator if average is None else average.model
             noise = Noise.from_options(options)
             statistics = processes.main_only(Statistics.for_training(options))
             snapshot = processes.main_only(Snapshot.from_options(options))
-            evaluation = Evaluation.from_options(options, generator, noise, data)
+            evaluation = Evaluation.from_options(options, sampling, noise, data)
         with enough_memory():
             trained_generator, trained_discriminator = processes.prepare(options, generator,
                                                                          discriminator)
             loss = Loss.from_options(options, trained_discriminator)
-            game = Game.from_options(options, trained_generator, trained_discriminator, loss)
-        state = TrainingState(options.kind, generator=generator, discriminator=discriminator,
-                              game=game, snapshot=snapshot, evaluation=evaluation, data=data)
+            game = Game.from_options(options, trained_generator, trained_discriminator, loss,
+                                     hooks)
+        state = TrainingState(options.kind, None if average is None else average.model,
+                              generator=generator, discriminator=discriminator, game=game,
+                              snapshot=snapshot, evaluation=evaluation, data=data)
         return Components(data, generator, discriminator, noise, statistics, snapshot,
                           evaluation, loss, game, state)
 
@@ -193,7 +202,7 @@ def loop(options: argparse.Namespace, run: Components, experiment: Experiment,
          processes: Processes, first: int, last: int) -> None:
     """The spec's loop, from epoch ``first`` to ``--epochs``; ``last`` is the
     epoch of the checkpoint it started from (0 for none)."""
-    data, generator, noise, game = run.data, run.generator, run.noise, run.game
+    data, generator, noise, game = run.data, run.state.sampling_generator, run.noise, run.game
     statistics, snapshot, evaluation = run.statistics, run.snapshot, run.evaluation
     with StopSignals(last) as stop:  # SIGINT, SIGTERM: stop at the end of a batch
         for epoch in range(first, options.epochs + 1):
