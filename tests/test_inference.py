@@ -58,6 +58,18 @@ def test_class_chooses_the_rows_by_name_or_index(conditional):
     assert pixels(square).shape == (2 * 10 + 2, 2 * 10 + 2, 3)  # one class: 2 x 2, not 1 x 4
 
 
+def test_more_images_than_the_fixed_noise_kept_take_new_noise_unless_it_is_asked_for(
+        conditional):
+    """Training sampled from fixed noise (2 points a class here): deh inherits
+    that, but ``--class 7 --num-samples 16`` wants more than it kept."""
+    code, stdout, _ = run(*experiment_arguments(conditional), '--class', '1', '--num-samples', 4,
+                          '--seed', 5)
+    assert code == 0 and 'wrote 4 images of class class1 and grid.png (seed 5)' in stdout
+    assert_user_error(user_error(*experiment_arguments(conditional), '--class', '1',
+                                 '--num-samples', 4, '--sample-from-fixed-noise'),
+                      '--num-samples 4 is more than the 2 fixed noise')
+
+
 def test_interpolation_keeps_the_class(conditional):
     samples = deh(*experiment_arguments(conditional), '--class', 'class1')
     walks = deh(*experiment_arguments(conditional), '--class', 'class1', '--interpolate', 3)
