@@ -5,14 +5,8 @@ from argparse import Namespace
 import pytest
 
 from ganzo.errors import GanzoError
-from ganzo.options import (
-    build_parser,
-    check_experiment_name,
-    complete,
-    experiment_name,
-    parse,
-    saved,
-)
+from ganzo.experiment import check_experiment_name, experiment_name, saved
+from ganzo.options import build_parser, complete, parse
 from ganzo.registry import with_option_parser
 
 SPEC_OPTIONS = """experiment device epochs model-dir restore delete seed from-json start-epoch

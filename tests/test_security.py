@@ -14,8 +14,8 @@ import torch
 
 from conftest import ROOT, tiny_arguments
 from ganzo.errors import GanzoError
+from ganzo.experiment import check_experiment_name
 from ganzo.files import load
-from ganzo.options import check_experiment_name
 from ganzo.train import ganzo as train
 from ganzo.train import run
 

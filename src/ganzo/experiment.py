@@ -9,16 +9,19 @@
 * ``generator.pt``, ``discriminator.pt``: the weights of the best models;
 * ``.lock``, while ``ganzo`` trains it (``ganzo.lock``).
 
-Every file is written atomically and checkpoints are loaded as data only
-(``ganzo.files``). ``Experiment`` is the directory as training sees it;
+Its name is ``--experiment``, or a hash of the options that shape the results
+(``experiment_name``; ``RUN_OPTIONS`` do not). Every file is written atomically
+and checkpoints are loaded as data only (``ganzo.files``). ``Experiment`` is the directory as training sees it;
 ``TrainedExperiment`` finds a trained one and reads each of its files once.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -28,6 +31,7 @@ from typing import Any
 
 import torch
 
+import ganzo
 from ganzo.errors import GanzoError
 from ganzo.files import (
     TEMPORARY,
@@ -39,8 +43,45 @@ from ganzo.files import (
 )
 from ganzo.kind import RunKind, run_kind
 from ganzo.lock import LOCK, RunLock
-from ganzo.options import check_experiment_name, complete, experiment_name, read_json, saved
+from ganzo.options import complete, read_json
 from ganzo.state import Checkpoint, SavedModel, TrainingState, noise_problem
+
+# Options that say how and where a run happens, not what it computes: they
+# are left out of the experiment's default name, and the first five out of
+# options.json (``kind`` is not an option: the run's kind, see ganzo.kind).
+RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment', 'model_dir',
+               'output_dir', 'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
+               'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
+               'compile', 'cache_images', 'tracker_project', 'mlflow_uri', 'wandb_mode')
+NOT_SAVED = RUN_OPTIONS[:5]
+EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
+MAX_NAME = 255  # the longest folder name of common file systems
+
+
+def saved(options: argparse.Namespace) -> dict[str, Any]:
+    """What ``options.json`` holds: the resolved options and the Ganzo version."""
+    values = {key: value for key, value in sorted(vars(options).items())
+              if key not in NOT_SAVED}
+    return {'ganzo_version': ganzo.__version__, **values}
+
+
+def experiment_name(options: argparse.Namespace) -> str:
+    """``--experiment``, or a stable hash of the options that shape the results."""
+    if options.experiment is not None:
+        return options.experiment
+    values = {key: value for key, value in sorted(vars(options).items())
+              if key not in RUN_OPTIONS}
+    digest = hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:12]
+
+
+def check_experiment_name(name: str) -> None:
+    if not EXPERIMENT_NAME.fullmatch(name) or name in ('.', '..'):
+        raise GanzoError(f'--experiment {name!r}: use letters, digits and . _ - + = only, '
+                         'without path separators')
+    if len(name) > MAX_NAME:
+        raise GanzoError(f'--experiment {name[:20]}...: the name has {len(name)} characters, '
+                         f'more than the {MAX_NAME} that a folder name can hold: shorten it')
 
 CHECKPOINT = 'checkpoint.pt'
 OPTIONS = 'options.json'

@@ -18,11 +18,8 @@ take them for the options that were not given (``game_defaults``).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
-import json
 import os
-import re
 import warnings
 from functools import cache
 from pathlib import Path
@@ -30,7 +27,6 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-import ganzo
 from ganzo.errors import GanzoError
 from ganzo.json_files import read_json, run_actions_left_out
 from ganzo.registry import Registry, load_modules, with_option_parser
@@ -41,17 +37,6 @@ COMPONENT_MODULES = (
     'ganzo.hook', 'ganzo.noise', 'ganzo.statistics', 'ganzo.snapshot', 'ganzo.evaluation',
     'ganzo.game', 'ganzo.cycle', 'ganzo.acceleration',
 )
-# Options that say how and where a run happens, not what it computes: they
-# are left out of the experiment's default name, and the first five out of
-# options.json (``kind`` is not an option: the run's kind, see ganzo.kind).
-RUN_OPTIONS = ('restore', 'delete', 'from_json', 'dry_run', 'kind', 'experiment', 'model_dir',
-               'output_dir', 'device', 'epochs', 'start_epoch', 'loader_workers', 'parallel', 'log',
-               'log_file', 'save_images_as', 'sample_every', 'metrics_cache', 'channels_last',
-               'compile', 'cache_images', 'tracker_project', 'mlflow_uri', 'wandb_mode')
-NOT_SAVED = RUN_OPTIONS[:5]
-EXPERIMENT_NAME = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.+=-]*')
-MAX_NAME = 255  # the longest folder name of common file systems
-
 _loaded = False
 
 
@@ -399,32 +384,6 @@ def build(namespace: str, option: str, options: argparse.Namespace, *args: Any) 
     ``Component(options, *args)``; missing options take their defaults."""
     options = complete(options)
     return Registry.build(namespace, getattr(options, option), options, *args)
-
-
-def saved(options: argparse.Namespace) -> dict[str, Any]:
-    """What ``options.json`` holds: the resolved options and the Ganzo version."""
-    values = {key: value for key, value in sorted(vars(options).items())
-              if key not in NOT_SAVED}
-    return {'ganzo_version': ganzo.__version__, **values}
-
-
-def experiment_name(options: argparse.Namespace) -> str:
-    """``--experiment``, or a stable hash of the options that shape the results."""
-    if options.experiment is not None:
-        return options.experiment
-    values = {key: value for key, value in sorted(vars(options).items())
-              if key not in RUN_OPTIONS}
-    digest = hashlib.sha1(json.dumps(values, sort_keys=True, default=str).encode())
-    return digest.hexdigest()[:12]
-
-
-def check_experiment_name(name: str) -> None:
-    if not EXPERIMENT_NAME.fullmatch(name) or name in ('.', '..'):
-        raise GanzoError(f'--experiment {name!r}: use letters, digits and . _ - + = only, '
-                         'without path separators')
-    if len(name) > MAX_NAME:
-        raise GanzoError(f'--experiment {name[:20]}...: the name has {len(name)} characters, '
-                         f'more than the {MAX_NAME} that a folder name can hold: shorten it')
 
 
 def device(options: argparse.Namespace) -> torch.device:

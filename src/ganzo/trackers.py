@@ -30,9 +30,9 @@ from typing import Any, Callable, ClassVar
 import torch
 
 from ganzo.errors import GanzoError
-from ganzo.experiment import run_directory
+from ganzo.experiment import experiment_name, run_directory, saved
 from ganzo.files import atomic_write, warn
-from ganzo.options import complete, experiment_name, path_is_writable, saved
+from ganzo.options import complete, path_is_writable
 
 IDS = 'trackers.json'
 

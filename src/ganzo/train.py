@@ -25,7 +25,7 @@ from ganzo.discriminator import Discriminator
 from ganzo.distributed import Processes, gpus, launch
 from ganzo.errors import GanzoError, one_line, one_line_warnings
 from ganzo.evaluation import Evaluation
-from ganzo.experiment import Experiment
+from ganzo.experiment import Experiment, check_experiment_name, experiment_name
 from ganzo.game import Game
 from ganzo.generator import Generator
 from ganzo.hardware import cache_hint, hardware, loader_workers
@@ -33,7 +33,7 @@ from ganzo.hook import Hook, moving_average
 from ganzo.kind import run_kind, shown
 from ganzo.loss import Loss
 from ganzo.noise import Noise
-from ganzo.options import check_experiment_name, experiment_name, parse, path_is_writable
+from ganzo.options import parse, path_is_writable
 from ganzo.safeguards import StopSignals, check_batch_norm, check_finite, enough_memory
 from ganzo.snapshot import Snapshot
 from ganzo.state import TrainingState, seed_everything
