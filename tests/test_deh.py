@@ -459,7 +459,8 @@ def edit_options(**values):
 @pytest.mark.parametrize('change, arguments, words', [
     (None, ['--num-samples', 0], ['--num-samples', 'positive']),
     (None, ['--num-samples', -3], ['--num-samples', 'positive']),
-    (None, ['--num-samples', 5], ['--num-samples 5', 'fixed noise', '--no-sample-from']),
+    (None, ['--num-samples', 5, '--sample-from-fixed-noise'],
+     ['--num-samples 5', 'fixed noise', '--no-sample-from']),
     (None, ['--generator-channels', 8], ['generator.pt', 'does not match the options']),
     (None, ['--checkpoint', 'last', '--generator', 'fc'], ['checkpoint.pt', 'does not match']),
     (None, ['--interpolate', 1], ['--interpolate']),
