@@ -95,11 +95,17 @@ def arguments(image_folder: Path, model_dir: Path, **options) -> list[str]:
                           discriminator_hooks='weight-clipper', **options)
 
 
+# Labels through DistributedDataParallel as well: conditional batch normalization,
+# and an auxiliary classifier, which the loss calls beside the wrapper's forward.
+CONDITIONAL = dict(conditional=True, generator_conditioning='batch-norm',
+                   discriminator_conditioning='auxiliary')
+
+
 @pytest.fixture(scope='module')
 def two_processes(image_folder, tmp_path_factory) -> Path:
-    """A run of 3 epochs by two processes on one machine."""
+    """A conditional run of 3 epochs by two processes on one machine."""
     model_dir = tmp_path_factory.mktemp('two')
-    standalone(2, *arguments(image_folder, model_dir, epochs=3))
+    standalone(2, *arguments(image_folder, model_dir, epochs=3, **CONDITIONAL))
     return model_dir / 'tiny'
 
 
@@ -118,13 +124,15 @@ def test_two_processes_train_and_only_rank_0_writes(two_processes):
 
 def test_restored_run_continues_exactly_and_with_another_number_of_processes(
         image_folder, tmp_path, two_processes):
-    standalone(2, *arguments(image_folder, tmp_path / 'split', epochs=2))
+    standalone(2, *arguments(image_folder, tmp_path / 'split', epochs=2, **CONDITIONAL))
     shutil.copytree(tmp_path / 'split', tmp_path / 'other')
-    standalone(2, *arguments(image_folder, tmp_path / 'split', epochs=3), '--restore')
+    standalone(2, *arguments(image_folder, tmp_path / 'split', epochs=3, **CONDITIONAL),
+               '--restore')
     assert_same_models(checkpoint(two_processes), checkpoint(tmp_path / 'split' / 'tiny'))
     # One process continues the run of two.
     before = checkpoint(tmp_path / 'other' / 'tiny')
-    assert main(arguments(image_folder, tmp_path / 'other', epochs=3) + ['--restore']) is None
+    assert main(arguments(image_folder, tmp_path / 'other', epochs=3, **CONDITIONAL)
+                + ['--restore']) is None
     after = checkpoint(tmp_path / 'other' / 'tiny')
     assert after['epoch'] == 3
     assert any(not torch.equal(tensor, after['generator'][name])
@@ -304,12 +312,7 @@ def test_parallel_timeout_comes_from_the_environment(monkeypatch, value, seconds
         assert timeout().total_seconds() == seconds
 
 
-def test_a_conditional_run_trains_in_two_processes(image_folder, tmp_path):
-    """Labels through DistributedDataParallel: conditional batch normalization,
-    and an auxiliary classifier, which the loss calls beside the wrapper's forward."""
-    standalone(2, *arguments(image_folder, tmp_path, epochs=2, conditional=True,
-                             generator_conditioning='batch-norm',
-                             discriminator_conditioning='auxiliary'))
-    saved = checkpoint(tmp_path / 'tiny')
-    assert saved['epoch'] == 2 and saved['kind']['classes'] == ['class0', 'class1']
+def test_a_conditional_run_trains_in_two_processes(two_processes):
+    saved = checkpoint(two_processes)
+    assert saved['epoch'] == 3 and saved['kind']['classes'] == ['class0', 'class1']
     assert all(torch.isfinite(tensor).all() for tensor in saved['discriminator'].values())

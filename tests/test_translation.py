@@ -204,14 +204,15 @@ def test_u_gen_shapes(layers, size, data_format, colors):
 
 
 def test_u_gen_skip_connections_dropout_and_gradients():
-    generator = UGenerator(options(generator_layers=5, image_size=32, generator_dropout=0.5))
+    generator = UGenerator(options(generator_layers=5, image_size=32, generator_dropout=0.5,
+                                   generator_channels=8))
     assert len(generator.encoder) == len(generator.decoder) == 5
     dropouts = [any(isinstance(m, nn.Dropout) for m in stage.modules())
                 for stage in generator.decoder]
     assert dropouts == [True, True, True, False, False]  # the first three decoder stages
     assert all(m.p == 0.5 for m in generator.modules() if isinstance(m, nn.Dropout))
     assert not any(isinstance(m, nn.Dropout)
-                   for m in UGenerator(options(image_size=32)).modules())
+                   for m in UGenerator(options(image_size=32, generator_channels=8)).modules())
     outputs = generator(torch.randn(2, 3, 32, 32))
     (outputs * torch.randn_like(outputs)).sum().backward()
     for name, parameter in generator.named_parameters():
