@@ -180,7 +180,7 @@ def test_two_nodes_on_loopback_train_as_two_processes_on_one(image_folder, tmp_p
     settings.write_text(json.dumps({}))
     command = on_this_machine(readme_command('torchrun --nnodes 2'), free_port(),
                               **{'--from-json': str(settings)})
-    extra = [argument for argument in arguments(image_folder, tmp_path, epochs=3)
+    extra = [argument for argument in arguments(image_folder, tmp_path, epochs=3, **CONDITIONAL)
              if not argument.startswith('--statistics')]
     nodes = [subprocess.Popen(torchrun(*command[1:], *extra), env=environment(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
