@@ -11,8 +11,9 @@
 
 Its name is ``--experiment``, or a hash of the options that shape the results
 (``experiment_name``; ``RUN_OPTIONS`` do not). Every file is written atomically
-and checkpoints are loaded as data only (``ganzo.files``). ``Experiment`` is the directory as training sees it;
-``TrainedExperiment`` finds a trained one and reads each of its files once.
+and checkpoints are loaded as data only (``ganzo.files``). ``Experiment`` is
+the directory as training sees it; ``TrainedExperiment`` finds a trained one
+and reads each of its files once.
 """
 
 from __future__ import annotations
