@@ -104,9 +104,10 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
         raise GanzoError(f'--direction {options.direction}: {experiment.path} was trained '
                          f'{trained_direction(experiment)} and its generator translates that '
                          'way only; leave out --direction')
-    if (options.sample_from_fixed_noise and options.num_samples
+    if (options.sample_from_fixed_noise and options.num_samples and not options.kind.translates
+            and options.export is None
             and 'sample_from_fixed_noise' not in explicit(build_parser(False, 'deh'), argv)
-            and options.num_samples > fixed_noise_count(experiment, options)):
+            and options.num_samples > len(experiment.fixed_noise(options.state_size))):
         options.sample_from_fixed_noise = False  # training's choice, but more images than it kept
     images = (options.num_samples or 0) * (options.interpolate or 1) * len(options.classes or [0])
     if images > MAX_IMAGES:
@@ -114,14 +115,6 @@ def resolve(argv: list[str]) -> tuple[argparse.Namespace, TrainedExperiment]:
                          f'{options.interpolate} images, of each class asked for) make more than '
                          f'{MAX_IMAGES:,} images: lower one of them')
     return options, experiment
-
-
-def fixed_noise_count(experiment: TrainedExperiment, options: argparse.Namespace) -> int:
-    """How many fixed noise vectors the experiment kept (0 for none)."""
-    try:
-        return len(experiment.fixed_noise(options.state_size))
-    except GanzoError:
-        return 0
 
 
 def trained_direction(experiment: TrainedExperiment) -> str:
