@@ -22,12 +22,12 @@ import argparse
 import torch
 from torch import nn
 
-from ganzo.acceleration import memory_format
 from ganzo.conditional import ConditionalDiscriminator, DiscriminatorConditioning
 from ganzo.cycle import DiscriminatorPair
 from ganzo.errors import GanzoError
 from ganzo.kind import TRANSLATION, UNPAIRED, kind_of
 from ganzo.layers import (
+    NetworkFactory,
     add_network_options,
     attention_layers,
     dropout_layers,
@@ -36,9 +36,8 @@ from ganzo.layers import (
     normalization_layer,
     resnet_width,
     resolution_stages,
-    spectral_normalization,
 )
-from ganzo.options import Factory, complete, device, non_negative_float, owned_by
+from ganzo.options import complete, non_negative_float, owned_by
 from ganzo.registry import register
 
 
@@ -247,8 +246,10 @@ class PatchGAN(nn.Module):
         return self.layers(images)
 
 
-class Discriminator(Factory, namespace='discriminator'):
-    """Builds the discriminator named by ``--discriminator``."""
+class Discriminator(NetworkFactory, namespace='discriminator'):
+    """Builds the discriminator named by ``--discriminator`` (see ``NetworkFactory``)."""
+
+    pair = DiscriminatorPair
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -258,17 +259,3 @@ class Discriminator(Factory, namespace='discriminator'):
                 '--auxiliary-weight', type=non_negative_float, default=1.0,
                 help='auxiliary: weight of the classification loss added to both players\' '
                 'losses (default: %(default)s)'), 'discriminator_conditioning', 'auxiliary')
-
-    @classmethod
-    def from_options(cls, options: argparse.Namespace) -> nn.Module:
-        """The discriminator named by ``--discriminator`` (in unpaired
-        translation, two of them: a ``DiscriminatorPair``), spectrally normalized
-        if ``--discriminator-spectral-norm``, on ``--device``, in the memory format
-        of ``--channels-last``."""
-        options = complete(options)
-        model = super().from_options(options)
-        if kind_of(options).both_ways:
-            model = DiscriminatorPair(model, super().from_options(options))
-        if options.discriminator_spectral_norm:
-            spectral_normalization(model, '--discriminator-spectral-norm')
-        return model.to(device(options), memory_format=memory_format(options))

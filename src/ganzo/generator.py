@@ -22,12 +22,12 @@ import argparse
 import torch
 from torch import nn
 
-from ganzo.acceleration import memory_format
 from ganzo.conditional import ConditionalSequential, GeneratorConditioning, Normalization
 from ganzo.cycle import GeneratorPair
 from ganzo.errors import GanzoError
 from ganzo.kind import CONDITIONAL, GENERATION, TRANSLATION, UNPAIRED, kind_of
 from ganzo.layers import (
+    NetworkFactory,
     add_network_options,
     attention_layers,
     dropout_layers,
@@ -36,9 +36,8 @@ from ganzo.layers import (
     normalization_layer,
     resnet_width,
     resolution_stages,
-    spectral_normalization,
 )
-from ganzo.options import Factory, complete, device
+from ganzo.options import complete
 from ganzo.registry import register
 
 
@@ -331,8 +330,10 @@ class ResNetTranslator(nn.Module):
         return self.layers(images)
 
 
-class Generator(Factory, namespace='generator'):
-    """Builds the generator named by ``--generator``."""
+class Generator(NetworkFactory, namespace='generator'):
+    """Builds the generator named by ``--generator`` (see ``NetworkFactory``)."""
+
+    pair = GeneratorPair
 
     @staticmethod
     def add_options(parser: argparse.ArgumentParser, train: bool = True) -> None:
@@ -342,17 +343,3 @@ class Generator(Factory, namespace='generator'):
                                metavar='CLASS', help='conditional experiments: the classes to '
                                'generate (deh) or to score (ganzo-eval), by name or label index, '
                                'the option repeated or a list (default: every class)')
-
-    @classmethod
-    def from_options(cls, options: argparse.Namespace) -> nn.Module:
-        """The generator named by ``--generator`` (in unpaired translation, two of
-        them: a ``GeneratorPair``), spectrally normalized if
-        ``--generator-spectral-norm``, on ``--device``, in the memory format of
-        ``--channels-last``."""
-        options = complete(options)
-        model = super().from_options(options)
-        if kind_of(options).both_ways:
-            model = GeneratorPair(model, super().from_options(options))
-        if options.generator_spectral_norm:
-            spectral_normalization(model, '--generator-spectral-norm')
-        return model.to(device(options), memory_format=memory_format(options))

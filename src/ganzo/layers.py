@@ -1,19 +1,30 @@
 """Building blocks shared by the generators and the discriminators: their
 options, how many resolution stages an image size allows, widths, weight
-initialisation, dropout, spectral normalization and self-attention."""
+initialisation, dropout, spectral normalization and self-attention, and
+``NetworkFactory``, what ``Generator`` and ``Discriminator`` build alike."""
 
 from __future__ import annotations
 
 import argparse
+from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ganzo.acceleration import memory_format
 from ganzo.errors import GanzoError
-from ganzo.kind import CONDITIONING
-from ganzo.options import component_option, owned_by, positive_int, probability
+from ganzo.kind import CONDITIONING, kind_of
+from ganzo.options import (
+    Factory,
+    complete,
+    component_option,
+    device,
+    owned_by,
+    positive_int,
+    probability,
+)
 
 SMALLEST_MAP = 4
 
@@ -201,3 +212,23 @@ def attention_layers(resolution: int | None, sizes: list[int], channels: list[in
     first = sizes.index(resolution) if resolution is not None else -1
     return [[SelfAttention(width)] if index == first else []
             for index, width in enumerate(channels)]
+
+
+class NetworkFactory(Factory):
+    """The factory of a player's networks (``namespace``: generator or
+    discriminator): the network named by ``--<namespace>`` (in unpaired
+    translation, two of them in a ``pair``), spectrally normalized if
+    ``--<namespace>-spectral-norm``, on ``--device``, in the memory format of
+    ``--channels-last``."""
+
+    pair: ClassVar[type[nn.Module]]  # the two networks of unpaired translation
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> nn.Module:
+        options = complete(options)
+        model = super().from_options(options)
+        if kind_of(options).both_ways:
+            model = cls.pair(model, super().from_options(options))
+        if getattr(options, f'{cls.namespace}_spectral_norm'):
+            spectral_normalization(model, f'--{cls.namespace}-spectral-norm')
+        return model.to(device(options), memory_format=memory_format(options))
